@@ -1,0 +1,17 @@
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { type AllocationOutcome, InvalidSku, OrderLine } from '../../domain/index.js';
+import { UnitOfWork } from '../../persistence/unit-of-work.js';
+import { Allocate } from './allocate.command.js';
+
+@CommandHandler(Allocate)
+export class AllocateHandler implements ICommandHandler<Allocate> {
+  constructor(private readonly uow: UnitOfWork) {}
+
+  execute({ orderid, sku, qty }: Allocate): Promise<AllocationOutcome> {
+    return this.uow.run(async (products) => {
+      const product = await products.get(sku, { orderid });
+      if (!product) throw new InvalidSku(sku);
+      return product.allocate(new OrderLine(orderid, sku, qty));
+    });
+  }
+}

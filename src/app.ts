@@ -1,0 +1,46 @@
+import { BadRequestException, ConsoleLogger, type INestApplication, type LoggerService, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/config.js';
+import { ErrorFilter } from './http/error.filter.js';
+
+export function createLogger(config: Pick<AppConfig, 'logFormat'>): LoggerService {
+  return new ConsoleLogger({ json: config.logFormat === 'json', colors: config.logFormat === 'pretty' });
+}
+
+/** Builds the whole application (used by main.ts and by the e2e tests). `config.databaseUrl` must be set. */
+export async function createApp(config: AppConfig, logger: LoggerService | false = createLogger(config)): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger: logger === false ? false : logger,
+  });
+  app.useBodyParser('json', { limit: '1mb' });
+  app.useGlobalFilters(new ErrorFilter());
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidUnknownValues: true,
+      transform: true,
+      transformOptions: { enableImplicitConversion: false },
+      exceptionFactory: (errors) =>
+        new BadRequestException(
+          errors.length === 0
+            ? ['body must be a JSON object']
+            : errors.flatMap((e) => Object.values(e.constraints ?? { invalid: `${e.property} is invalid` })),
+        ),
+    }),
+  );
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Allocation service')
+      .setDescription('Allocates order lines to batches of stock (Architecture Patterns with Python, on NestJS CQRS).')
+      .setVersion('1.0')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  await app.init();
+  return app;
+}

@@ -1,0 +1,85 @@
+/** The service's configuration, read from the environment once at start and validated. */
+export interface AppConfig {
+  port: number;
+  /** Unset: an embedded PostgreSQL is started under `.data/`. */
+  databaseUrl?: string;
+  databasePoolSize: number;
+  smtpUrl?: string;
+  smtpFrom: string;
+  notifyTo: string;
+  adminToken?: string;
+  redisUrl?: string;
+  logFormat: 'json' | 'pretty';
+  /** Attempts of one command when it keeps losing races on the same product, before a 503. */
+  commandMaxAttempts: number;
+  /** Attempts of one event handler before its failure is given up on (and kept where it can be seen). */
+  eventHandlerMaxAttempts: number;
+  /** First back-off delay between event-handler attempts; it doubles (with jitter) each time. */
+  eventHandlerBackoffMs: number;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const problems: string[] = [];
+  const value = (key: string) => {
+    const v = env[key]?.trim();
+    return v === '' ? undefined : v;
+  };
+  const integer = (key: string, fallback: number, min: number, max: number): number => {
+    const raw = value(key);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      problems.push(`${key} must be an integer from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return n;
+  };
+  const url = (key: string, protocols: string[]): string | undefined => {
+    const raw = value(key);
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) throw new Error();
+      if (!parsed.hostname) throw new Error();
+      return raw;
+    } catch {
+      problems.push(`${key} must be a URL of the form ${protocols[0]}//host:port/... (got "${redact(raw)}")`);
+      return undefined;
+    }
+  };
+  const logFormat = value('LOG_FORMAT') ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') problems.push(`LOG_FORMAT must be "json" or "pretty" (got "${logFormat}")`);
+
+  const config: AppConfig = {
+    port: integer('PORT', 3000, 1, 65535),
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databasePoolSize: integer('DATABASE_POOL_SIZE', 10, 1, 1000),
+    smtpUrl: url('SMTP_URL', ['smtp:', 'smtps:']),
+    smtpFrom: value('SMTP_FROM') ?? 'allocation-service@localhost',
+    notifyTo: value('NOTIFY_TO') ?? 'buying-team@localhost',
+    adminToken: value('ADMIN_TOKEN'),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    logFormat: logFormat === 'pretty' ? 'pretty' : 'json',
+    commandMaxAttempts: integer('COMMAND_MAX_ATTEMPTS', 10, 1, 100),
+    eventHandlerMaxAttempts: integer('EVENT_HANDLER_MAX_ATTEMPTS', 5, 1, 100),
+    eventHandlerBackoffMs: integer('EVENT_HANDLER_BACKOFF_MS', 200, 1, 600_000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Hides a password in a URL before it is printed. */
+function redact(raw: string): string {
+  return raw.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

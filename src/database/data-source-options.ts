@@ -1,0 +1,28 @@
+import type { DataSourceOptions } from 'typeorm';
+import { AllocationEntity } from '../allocation/persistence/allocation.entity.js';
+import { AllocationsViewEntity } from '../allocation/persistence/allocations-view.entity.js';
+import { BatchEntity } from '../allocation/persistence/batch.entity.js';
+import { ProductEntity } from '../allocation/persistence/product.entity.js';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.js';
+
+// ESM: entities and migrations are listed as classes, not globs.
+export const entities = [ProductEntity, BatchEntity, AllocationEntity, AllocationsViewEntity];
+export const migrations = [InitialSchema1764000000000];
+
+export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false, // run at start under an advisory lock (see migrate.ts)
+    poolSize,
+    extra: {
+      // A command never waits for a lock or a statement forever: the wait becomes a retry, then a 503.
+      options: '-c lock_timeout=5000 -c statement_timeout=30000',
+      connectionTimeoutMillis: 5000,
+    },
+  };
+}

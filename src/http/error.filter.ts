@@ -1,0 +1,71 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { isDatabaseUnavailable, TemporarilyUnavailable } from '../database/database-errors.js';
+import { DomainError, DuplicateBatch, InvalidSku, OrderLineConflict, UnknownBatch } from '../allocation/domain/errors.js';
+
+interface HttpError {
+  status: number;
+  message: string | string[];
+  retryAfter?: number;
+}
+
+const DOMAIN_STATUS = new Map<Function, number>([
+  [InvalidSku, HttpStatus.BAD_REQUEST],
+  [UnknownBatch, HttpStatus.NOT_FOUND],
+  [DuplicateBatch, HttpStatus.CONFLICT],
+  [OrderLineConflict, HttpStatus.CONFLICT],
+]);
+
+/** Turns every error into a JSON answer with a `message`; only the unexpected ones are 500s, logged with their stack. */
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const error = this.translate(exception);
+    if (error.status >= 500 && error.status !== HttpStatus.SERVICE_UNAVAILABLE) {
+      this.logger.error((exception as Error)?.message ?? String(exception), (exception as Error)?.stack);
+    } else if (error.status === HttpStatus.SERVICE_UNAVAILABLE) {
+      this.logger.warn({ msg: 'answered 503', error: (exception as Error)?.message, cause: String((exception as Error)?.cause ?? '') });
+    }
+    if (response.headersSent) return;
+    if (error.retryAfter !== undefined) response.setHeader('Retry-After', String(error.retryAfter));
+    response.status(error.status).json({
+      statusCode: error.status,
+      message: error.message,
+      error: HttpStatus[error.status]?.toString().replace(/_/g, ' ').toLowerCase().replace(/\b\w/g, (c) => c.toUpperCase()),
+    });
+  }
+
+  private translate(exception: unknown): HttpError {
+    if (exception instanceof HttpException) {
+      const body = exception.getResponse();
+      const message =
+        typeof body === 'string' ? body : ((body as { message?: string | string[] }).message ?? exception.message);
+      const status = exception.getStatus();
+      return { status, message, retryAfter: status === 503 ? 5 : undefined };
+    }
+    if (exception instanceof DomainError) {
+      return { status: DOMAIN_STATUS.get(exception.constructor) ?? HttpStatus.UNPROCESSABLE_ENTITY, message: exception.message };
+    }
+    if (exception instanceof TemporarilyUnavailable) {
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message, retryAfter: exception.retryAfterSeconds };
+    }
+    if (isDatabaseUnavailable(exception)) {
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: 'The database is unavailable; try again later', retryAfter: 5 };
+    }
+    // Errors of the body parser (malformed JSON, too large, bad charset) carry their own 4xx status.
+    const parser = exception as { status?: number; expose?: boolean; type?: string; message?: string };
+    if (typeof parser?.status === 'number' && parser.status >= 400 && parser.status < 500) {
+      const message =
+        parser.type === 'entity.parse.failed'
+          ? `Malformed JSON body: ${parser.message}`
+          : parser.type === 'entity.too.large'
+            ? 'Request body is larger than 1 MB'
+            : (parser.message ?? 'Bad request');
+      return { status: parser.status, message };
+    }
+    return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'Internal server error' };
+  }
+}
