@@ -1,0 +1,46 @@
+import { type DomainEvent, Product } from '../../src/allocation/domain/index.js';
+import { type ProductRepository, UnitOfWork } from '../../src/allocation/persistence/unit-of-work.js';
+
+/** An in-memory repository: products by SKU, as the book's FakeRepository. */
+export class FakeProductRepository implements ProductRepository {
+  readonly seen = new Set<Product>();
+
+  constructor(readonly products = new Map<string, Product>()) {}
+
+  async get(sku: string): Promise<Product | undefined> {
+    return this.track(this.products.get(sku));
+  }
+
+  async getByBatchRef(ref: string): Promise<Product | undefined> {
+    return this.track([...this.products.values()].find((p) => p.batch(ref)));
+  }
+
+  async batchExists(ref: string): Promise<boolean> {
+    return [...this.products.values()].some((p) => p.batch(ref));
+  }
+
+  add(product: Product): void {
+    this.products.set(product.sku, product);
+    this.seen.add(product);
+  }
+
+  private track(product: Product | undefined): Product | undefined {
+    if (product) this.seen.add(product);
+    return product;
+  }
+}
+
+/** Runs work against the in-memory repository; records commits and the events published after them. */
+export class FakeUnitOfWork extends UnitOfWork {
+  readonly products = new FakeProductRepository();
+  readonly published: DomainEvent[] = [];
+  commits = 0;
+
+  async run<T>(work: (products: ProductRepository) => Promise<T>): Promise<T> {
+    this.products.seen.clear();
+    const result = await work(this.products);
+    this.commits += 1;
+    for (const product of this.products.seen) this.published.push(...product.events.splice(0));
+    return result;
+  }
+}

@@ -1,0 +1,19 @@
+import { realpath, rm } from 'node:fs/promises';
+import pg from 'pg';
+
+export default async function globalTeardown() {
+  const embedded = globalThis.__embeddedPostgres;
+  if (embedded) {
+    await embedded.server.stop();
+    const data = await realpath(embedded.server.dataDir).catch(() => undefined);
+    if (data) await rm(data, { recursive: true, force: true });
+    await rm(embedded.folder, { recursive: true, force: true });
+  }
+  const database = globalThis.__testDatabase;
+  if (database) {
+    const admin = new pg.Client({ connectionString: database.admin });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database.name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
