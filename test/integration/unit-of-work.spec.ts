@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+import { Allocate } from '../../src/allocation/commands/allocate/allocate.command.js';
+import { AllocateHandler } from '../../src/allocation/commands/allocate/allocate.handler.js';
+import { ChangeBatchQuantity } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
+import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.handler.js';
+import { CreateBatch } from '../../src/allocation/commands/create-batch/create-batch.command.js';
+import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/create-batch.handler.js';
+import { Allocated, Deallocated, type DomainEvent, DuplicateBatch, OrderLine, OutOfStock, Product } from '../../src/allocation/domain/index.js';
+import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
+import { EventPublisher } from '../../src/allocation/persistence/unit-of-work.js';
+import { openDataSource } from '../support/database.js';
+import { testConfig, unique } from '../support/config.js';
+
+class RecordingPublisher extends EventPublisher {
+  readonly events: DomainEvent[] = [];
+  async publish(events: readonly DomainEvent[]): Promise<void> {
+    this.events.push(...events);
+  }
+}
+
+describe('TypeORM unit of work (real PostgreSQL)', () => {
+  let dataSource: DataSource;
+  let other: DataSource; // a second "instance" with its own pool
+  let publisher: RecordingPublisher;
+  let uow: TypeOrmUnitOfWork;
+  let otherUow: TypeOrmUnitOfWork;
+
+  beforeAll(async () => {
+    dataSource = await openDataSource();
+    other = await openDataSource();
+    publisher = new RecordingPublisher();
+    uow = new TypeOrmUnitOfWork(dataSource, publisher, testConfig());
+    otherUow = new TypeOrmUnitOfWork(other, publisher, testConfig());
+  });
+
+  afterAll(async () => {
+    await dataSource.destroy();
+    await other.destroy();
+  });
+
+  const handlers = (u: TypeOrmUnitOfWork) => ({
+    create: (ref: string, sku: string, qty: number, eta: string | null = null) =>
+      new CreateBatchHandler(u).execute(new CreateBatch(ref, sku, qty, eta)),
+    allocate: (orderid: string, sku: string, qty: number) => new AllocateHandler(u).execute(new Allocate(orderid, sku, qty)),
+    change: (ref: string, qty: number) => new ChangeBatchQuantityHandler(u).execute(new ChangeBatchQuantity(ref, qty)),
+  });
+
+  const stock = async (sku: string) => {
+    const batches: { reference: string; purchased_quantity: number; allocated_quantity: number; summed: number }[] =
+      await dataSource.query(
+        `SELECT b.reference, b.purchased_quantity, b.allocated_quantity,
+                (SELECT COALESCE(SUM(qty), 0)::int FROM allocations a WHERE a.batch_reference = b.reference) AS summed
+           FROM batches b WHERE b.sku = $1 ORDER BY b.reference`,
+        [sku],
+      );
+    const [{ version }] = await dataSource.query('SELECT version FROM products WHERE sku = $1', [sku]);
+    return { batches, version: version as number };
+  };
+
+  it('saves a product and loads it back with its batches, counters and lines', async () => {
+    const sku = unique('ROUND-TRIP');
+    const [b1, b2] = [unique('b1'), unique('b2')];
+    const { create, allocate } = handlers(uow);
+    await create(b1, sku, 10, null);
+    await create(b2, sku, 20, '2026-12-24');
+    await allocate('o1', sku, 3);
+    await allocate('o2', sku, 4);
+
+    const loaded = await uow.run(async (products) => products.getByBatchRef(b1));
+    expect(loaded).toBeInstanceOf(Product);
+    expect(loaded!.version).toBe(4);
+    expect(loaded!.batch(b1)).toMatchObject({ eta: null, purchasedQuantity: 10, allocatedQuantity: 7 });
+    expect(loaded!.batch(b1)!.allocations).toEqual([new OrderLine('o1', sku, 3), new OrderLine('o2', sku, 4)]);
+    expect(loaded!.batch(b2)).toMatchObject({ eta: '2026-12-24', purchasedQuantity: 20, allocatedQuantity: 0 });
+
+    const forLine = await uow.run(async (products) => products.get(sku, { orderid: 'o2' }));
+    expect(forLine!.batch(b1)!.allocations).toEqual([new OrderLine('o2', sku, 4)]);
+    expect(forLine!.batch(b1)!.allocatedQuantity).toBe(7);
+  });
+
+  it('publishes events only after a commit', async () => {
+    const sku = unique('EVENTS');
+    const ref = unique('b');
+    const { create, allocate } = handlers(uow);
+    await create(ref, sku, 5);
+    publisher.events.length = 0;
+    await allocate('o1', sku, 5);
+    await allocate('o2', sku, 1);
+    expect(publisher.events).toEqual([new Allocated('o1', sku, 5, ref), new OutOfStock(sku)]);
+  });
+
+  it('rolls back everything, and publishes nothing, when the work throws', async () => {
+    const sku = unique('ROLLBACK');
+    const ref = unique('b');
+    await handlers(uow).create(ref, sku, 10);
+    publisher.events.length = 0;
+    await expect(
+      uow.run(async (products) => {
+        const product = await products.get(sku);
+        product!.allocate(new OrderLine('o1', sku, 5));
+        product!.changeBatchQuantity(ref, 20);
+        products.add(new Product(unique('NEW')));
+        throw new Error('boom after changes');
+      }),
+    ).rejects.toThrow('boom after changes');
+    expect(publisher.events).toEqual([]);
+    const after = await stock(sku);
+    expect(after.version).toBe(1);
+    expect(after.batches).toEqual([{ reference: ref, purchased_quantity: 10, allocated_quantity: 0, summed: 0 }]);
+  });
+
+  it('rolls back when saving fails (the database refuses an over-allocation)', async () => {
+    const sku = unique('CHECK');
+    const ref = unique('b');
+    await handlers(uow).create(ref, sku, 2);
+    await expect(
+      uow.run(async (products) => {
+        const product = await products.get(sku);
+        // Bypass the domain's rule to prove the database's own guard.
+        (product!.batch(ref) as unknown as { allocated: number }).allocated = 3;
+        product!.version += 1;
+      }),
+    ).rejects.toThrow(/batches_allocation_fits/);
+    expect((await stock(sku)).batches[0].allocated_quantity).toBe(0);
+  });
+
+  it('never over-allocates under many simultaneous allocations from two instances', async () => {
+    const sku = unique('HOT');
+    const [b1, b2] = [unique('warehouse'), unique('ship')];
+    await handlers(uow).create(b1, sku, 10, null);
+    await handlers(uow).create(b2, sku, 5, '2026-12-01');
+    const attempts = Array.from({ length: 40 }, (_, i) =>
+      handlers(i % 2 === 0 ? uow : otherUow).allocate(`order-${i}`, sku, 1),
+    );
+    const outcomes = await Promise.all(attempts); // no error escapes
+    const allocated = outcomes.filter((o) => o.kind === 'allocated');
+    expect(allocated).toHaveLength(15);
+    expect(outcomes.filter((o) => o.kind === 'out-of-stock')).toHaveLength(25);
+    const after = await stock(sku);
+    expect(after.batches.map((b) => [b.allocated_quantity, b.summed])).toEqual([
+      [5, 5],
+      [10, 10],
+    ]);
+    expect(after.version).toBe(2 + 15);
+  });
+
+  it('keeps counters exact when shrinking and allocating race', async () => {
+    const sku = unique('RACE');
+    const [b1, b2] = [unique('a'), unique('b')];
+    await handlers(uow).create(b1, sku, 30, null);
+    await handlers(uow).create(b2, sku, 30, '2026-12-01');
+    for (let i = 0; i < 15; i++) await handlers(uow).allocate(`full-${i}`, sku, 2); // b1 is now full
+    const work: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      work.push(handlers(i % 2 ? uow : otherUow).allocate(`o-${i}`, sku, 2));
+      if (i % 5 === 0) work.push(handlers(otherUow).change(b1, 25 - i));
+    }
+    await Promise.all(work);
+    const after = await stock(sku);
+    for (const b of after.batches) {
+      expect(b.allocated_quantity).toBe(b.summed);
+      expect(b.allocated_quantity).toBeLessThanOrEqual(b.purchased_quantity);
+    }
+    expect(publisher.events.some((e) => e instanceof Deallocated && e.sku === sku)).toBe(true);
+  });
+
+  it('creates one product when batches of a new SKU arrive at once', async () => {
+    const sku = unique('NEW-SKU');
+    const refs = Array.from({ length: 6 }, () => unique('b'));
+    await Promise.all(refs.map((ref, i) => handlers(i % 2 ? uow : otherUow).create(ref, sku, 10)));
+    const after = await stock(sku);
+    expect(after.batches).toHaveLength(6);
+    expect(after.version).toBe(6);
+  });
+
+  it('lets exactly one of several simultaneous batches with the same reference in', async () => {
+    const ref = unique('same-ref');
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => handlers(i % 2 ? uow : otherUow).create(ref, unique('SKU'), 10)),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(DuplicateBatch);
+    }
+  });
+});
