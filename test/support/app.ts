@@ -1,0 +1,30 @@
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { createApp } from '../../src/app.js';
+import { testConfig } from './config.js';
+
+export interface TestApp {
+  app: INestApplication;
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/** The whole application on the run's database, with fast event retries and no logs. */
+export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const app = await createApp(testConfig(env), false);
+  const server = app.getHttpServer();
+  return { app, http: request(server), close: () => app.close() };
+}
+
+/** Polls `check` until it stops throwing (for effects of events, which run after the answer). */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
