@@ -7,7 +7,11 @@ import type { AppConfig } from './config/config.js';
 import { ErrorFilter } from './http/error.filter.js';
 
 export function createLogger(config: Pick<AppConfig, 'logFormat'>): LoggerService {
-  return new ConsoleLogger({ json: config.logFormat === 'json', colors: config.logFormat === 'pretty' });
+  return new ConsoleLogger({
+    json: config.logFormat === 'json',
+    colors: config.logFormat === 'pretty',
+    logLevels: ['log', 'warn', 'error', 'fatal'],
+  });
 }
 
 /** Builds the whole application (used by main.ts and by the e2e tests). `config.databaseUrl` must be set. */

@@ -7,6 +7,8 @@ interface HttpError {
   status: number;
   message: string | string[];
   retryAfter?: number;
+  /** Further fields of the body (e.g. the health check's per-dependency details). */
+  extra?: Record<string, unknown>;
 }
 
 const DOMAIN_STATUS = new Map<Function, number>([
@@ -32,6 +34,7 @@ export class ErrorFilter implements ExceptionFilter {
     if (response.headersSent) return;
     if (error.retryAfter !== undefined) response.setHeader('Retry-After', String(error.retryAfter));
     response.status(error.status).json({
+      ...error.extra,
       statusCode: error.status,
       message: error.message,
       error: HttpStatus[error.status]?.toString().replace(/_/g, ' ').toLowerCase().replace(/\b\w/g, (c) => c.toUpperCase()),
@@ -44,7 +47,8 @@ export class ErrorFilter implements ExceptionFilter {
       const message =
         typeof body === 'string' ? body : ((body as { message?: string | string[] }).message ?? exception.message);
       const status = exception.getStatus();
-      return { status, message, retryAfter: status === 503 ? 5 : undefined };
+      const extra = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
+      return { status, message, retryAfter: status === 503 ? 5 : undefined, extra };
     }
     if (exception instanceof DomainError) {
       return { status: DOMAIN_STATUS.get(exception.constructor) ?? HttpStatus.UNPROCESSABLE_ENTITY, message: exception.message };

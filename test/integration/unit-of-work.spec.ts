@@ -7,7 +7,9 @@ import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change
 import { CreateBatch } from '../../src/allocation/commands/create-batch/create-batch.command.js';
 import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/create-batch.handler.js';
 import { Allocated, Deallocated, type DomainEvent, DuplicateBatch, OrderLine, OutOfStock, Product } from '../../src/allocation/domain/index.js';
+import { ConcurrencyConflict } from '../../src/allocation/persistence/product.repository.js';
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
+import { TemporarilyUnavailable } from '../../src/database/database-errors.js';
 import { EventPublisher } from '../../src/allocation/persistence/unit-of-work.js';
 import { openDataSource } from '../support/database.js';
 import { testConfig, unique } from '../support/config.js';
@@ -183,5 +185,28 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
     for (const r of results.filter((r) => r.status === 'rejected')) {
       expect((r as PromiseRejectedResult).reason).toBeInstanceOf(DuplicateBatch);
     }
+  });
+
+  it('re-runs the whole command after a lost race, and gives up with TemporarilyUnavailable past the bound', async () => {
+    const bounded = new TypeOrmUnitOfWork(dataSource, publisher, testConfig({ COMMAND_MAX_ATTEMPTS: '3' }));
+    let runs = 0;
+    await expect(
+      bounded.run(async () => {
+        runs += 1;
+        if (runs < 3) throw new ConcurrencyConflict('SKU');
+        return 'done';
+      }),
+    ).resolves.toBe('done');
+    expect(runs).toBe(3);
+
+    runs = 0;
+    const error = await bounded
+      .run(async () => {
+        runs += 1;
+        throw new ConcurrencyConflict('SKU');
+      })
+      .catch((e: unknown) => e);
+    expect(runs).toBe(3);
+    expect(error).toBeInstanceOf(TemporarilyUnavailable);
   });
 });
