@@ -257,3 +257,13 @@ async function ensureDatabase(port: number): Promise<void> {
     await client.end();
   }
 }
+
+/** Deletes a data folder made by `startEmbeddedPostgres`, including its home under /var/tmp if it has one. */
+export async function removeDataDir(dataDir: string): Promise<void> {
+  const real = await fs.realpath(dataDir).catch(() => undefined);
+  if (real) await fs.rm(real, { recursive: true, force: true });
+  if (real && path.basename(path.dirname(real)).startsWith('allocation-service-') && path.dirname(path.dirname(real)) === '/var/tmp') {
+    await fs.rm(path.dirname(real), { recursive: true, force: true });
+  }
+  await fs.rm(dataDir, { recursive: true, force: true });
+}

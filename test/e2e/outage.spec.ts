@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import type { INestApplication } from '@nestjs/common';
 import { createApp } from '../../src/app.js';
-import { type RunningPostgres, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { removeDataDir, type RunningPostgres, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { testConfig, unique } from '../support/config.js';
 
 describe('when the database goes away', () => {
@@ -24,8 +24,7 @@ describe('when the database goes away', () => {
 
   afterAll(async () => {
     await app.close();
-    const data = await realpath(server.dataDir).catch(() => undefined);
-    if (data) await rm(data, { recursive: true, force: true });
+    await removeDataDir(server.dataDir);
     await rm(folder, { recursive: true, force: true });
   });
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cp, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres, type RunningPostgres } from '../../src/database/embedded-postgres.js';
+import { removeDataDir, startEmbeddedPostgres, type RunningPostgres } from '../../src/database/embedded-postgres.js';
 
 async function selectOne(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -39,8 +39,7 @@ describe('embedded PostgreSQL', () => {
 
   afterAll(async () => {
     for (const server of started) await server.stop();
-    const data = await realpath(path.join(folder, '.data', 'postgres')).catch(() => undefined);
-    if (data) await rm(data, { recursive: true, force: true });
+    await removeDataDir(path.join(folder, '.data', 'postgres'));
     await rm(folder, { recursive: true, force: true });
   });
 

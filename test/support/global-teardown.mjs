@@ -1,12 +1,12 @@
-import { realpath, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import pg from 'pg';
+import { removeDataDir } from '../../dist/src/database/embedded-postgres.js';
 
 export default async function globalTeardown() {
   const embedded = globalThis.__embeddedPostgres;
   if (embedded) {
     await embedded.server.stop();
-    const data = await realpath(embedded.server.dataDir).catch(() => undefined);
-    if (data) await rm(data, { recursive: true, force: true });
+    await removeDataDir(embedded.server.dataDir);
     await rm(embedded.folder, { recursive: true, force: true });
   }
   const database = globalThis.__testDatabase;
