@@ -1,25 +1,21 @@
-import { BadRequestException, ConsoleLogger, type INestApplication, type LoggerService, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { ErrorFilter } from './http/error.filter.js';
-
-export function createLogger(config: Pick<AppConfig, 'logFormat'>): LoggerService {
-  return new ConsoleLogger({
-    json: config.logFormat === 'json',
-    colors: config.logFormat === 'pretty',
-    logLevels: ['log', 'warn', 'error', 'fatal'],
-  });
-}
+import { requestIdMiddleware } from './logging/request-context.js';
 
 /** Builds the whole application (used by main.ts and by the e2e tests). `config.databaseUrl` must be set. */
-export async function createApp(config: AppConfig, logger: LoggerService | false = createLogger(config)): Promise<INestApplication> {
+export async function createApp(config: AppConfig): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
-    logger: logger === false ? false : logger,
+    bufferLogs: true,
   });
+  app.useLogger(app.get(Logger));
+  app.use(requestIdMiddleware);
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(
@@ -42,6 +38,7 @@ export async function createApp(config: AppConfig, logger: LoggerService | false
       .setTitle('Allocation service')
       .setDescription('Allocates order lines to batches of stock (Architecture Patterns with Python, on NestJS CQRS).')
       .setVersion('1.0')
+      .addBearerAuth()
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

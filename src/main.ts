@@ -1,16 +1,17 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Logger } from '@nestjs/common';
-import { createApp, createLogger } from './app.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import type { INestApplication } from '@nestjs/common';
+import { pino } from 'pino';
+import pretty from 'pino-pretty';
+import { createApp } from './app.js';
+import { type AppConfig, ConfigError, loadConfig } from './config/config.js';
 import { startEmbeddedPostgres, type RunningPostgres } from './database/embedded-postgres.js';
 
-async function main(): Promise<void> {
+function readConfig(): AppConfig {
   if (existsSync('.env')) process.loadEnvFile('.env');
-  let config;
   try {
-    config = loadConfig(process.env);
+    return loadConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -18,50 +19,51 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config);
-  Logger.overrideLogger(logger);
-  const log = new Logger('Main');
+}
+
+async function main(): Promise<void> {
+  let config = readConfig();
+  // Lines written before the Nest app (and its logger) exist, in the same format.
+  const log = pino({ level: config.logLevel, base: { context: 'Main' } }, config.logFormat === 'pretty' ? pretty({ sync: true }) : undefined);
 
   let embedded: RunningPostgres | undefined;
-  if (!config.databaseUrl) {
-    const pgLog = new Logger('EmbeddedPostgres');
-    embedded = await startEmbeddedPostgres({
-      dataDir: path.resolve('.data', 'postgres'),
-      log: (line) => pgLog.debug?.(line),
-    });
-    config = { ...config, databaseUrl: embedded.url };
-    log.log(`embedded PostgreSQL on port ${embedded.port} (data in ${embedded.dataDir})`);
-  }
-
-  let app;
+  let app: INestApplication | undefined;
   try {
-    app = await createApp(config, logger);
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres({
+        dataDir: path.resolve('.data', 'postgres'),
+        log: (line) => log.debug({ context: 'EmbeddedPostgres' }, line),
+      });
+      config = { ...config, databaseUrl: embedded.url };
+      log.info(`embedded PostgreSQL on port ${embedded.port} (data in ${embedded.dataDir})`);
+    }
+    app = await createApp(config);
     await app.listen(config.port);
   } catch (error) {
-    log.error(`could not start: ${(error as Error).message}`, (error as Error).stack);
+    log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
     await app?.close().catch(() => undefined);
     await embedded?.stop();
     process.exit(1);
   }
-  log.log(`listening on http://localhost:${config.port} (Swagger UI at /docs)`);
+  log.info(`listening on http://localhost:${config.port} (Swagger UI at /docs)`);
 
-  // Stop taking requests, let in-flight ones finish, close the pool, then stop the embedded database.
+  // Stop taking requests, let in-flight ones (and their events) finish, close the pool, then the database.
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.log(`${signal}: shutting down`);
+    log.info(`${signal}: shutting down`);
     const force = setTimeout(() => {
       log.error('shutdown took over 30 s; exiting');
       process.exit(1);
     }, 30_000);
     force.unref();
     try {
-      await app.close();
+      await app!.close();
       await embedded?.stop();
       process.exit(0);
     } catch (error) {
-      log.error(`shutdown failed: ${(error as Error).message}`);
+      log.error({ err: error }, 'shutdown failed');
       process.exit(1);
     }
   };

@@ -16,6 +16,16 @@ export interface AppConfig {
   eventHandlerMaxAttempts: number;
   /** First back-off delay between event-handler attempts; it doubles (with jitter) each time. */
   eventHandlerBackoffMs: number;
+  /** Longest back-off delay between event-handler attempts. */
+  eventHandlerBackoffMaxMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How often the outbox relay looks for undispatched events and due retries. */
+  outboxPollMs: number;
+  /** How long a dispatcher holds an event or a delivery before another instance may take it over. */
+  outboxLeaseMs: number;
+  /** How long dispatched events are kept before they are pruned. */
+  outboxRetentionMs: number;
+  outboxPruneIntervalMs: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -58,6 +68,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       return undefined;
     }
   };
+  const logLevel = value('LOG_LEVEL') ?? 'info';
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${levels.join(', ')} (got "${logLevel}")`);
   const logFormat = value('LOG_FORMAT') ?? 'json';
   if (logFormat !== 'json' && logFormat !== 'pretty') problems.push(`LOG_FORMAT must be "json" or "pretty" (got "${logFormat}")`);
 
@@ -73,7 +86,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logFormat: logFormat === 'pretty' ? 'pretty' : 'json',
     commandMaxAttempts: integer('COMMAND_MAX_ATTEMPTS', 10, 1, 100),
     eventHandlerMaxAttempts: integer('EVENT_HANDLER_MAX_ATTEMPTS', 5, 1, 100),
-    eventHandlerBackoffMs: integer('EVENT_HANDLER_BACKOFF_MS', 200, 1, 600_000),
+    eventHandlerBackoffMs: integer('EVENT_HANDLER_BACKOFF_MS', 1000, 1, 3_600_000),
+    eventHandlerBackoffMaxMs: integer('EVENT_HANDLER_BACKOFF_MAX_MS', 300_000, 1, 86_400_000),
+    logLevel: (levels.includes(logLevel) ? logLevel : 'info') as AppConfig['logLevel'],
+    outboxPollMs: integer('OUTBOX_POLL_MS', 1000, 10, 3_600_000),
+    outboxLeaseMs: integer('OUTBOX_LEASE_MS', 30_000, 100, 3_600_000),
+    outboxRetentionMs: integer('OUTBOX_RETENTION_HOURS', 24, 0, 24 * 365) * 3_600_000,
+    outboxPruneIntervalMs: integer('OUTBOX_PRUNE_INTERVAL_MS', 60_000, 10, 86_400_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -4,10 +4,11 @@ import { AllocationsViewEntity } from '../allocation/persistence/allocations-vie
 import { BatchEntity } from '../allocation/persistence/batch.entity.js';
 import { ProductEntity } from '../allocation/persistence/product.entity.js';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.js';
+import { Outbox1764000000001 } from './migrations/1764000000001-outbox.js';
 
 // ESM: entities and migrations are listed as classes, not globs.
 export const entities = [ProductEntity, BatchEntity, AllocationEntity, AllocationsViewEntity];
-export const migrations = [InitialSchema1764000000000];
+export const migrations = [InitialSchema1764000000000, Outbox1764000000001];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
   return {

@@ -1,13 +1,26 @@
 import { Global, Module } from '@nestjs/common';
 import { EventPublisher } from '../allocation/persistence/unit-of-work.js';
-import { DeliveryStats } from './delivery-stats.js';
-import { EventBusPublisher } from './event-bus.publisher.js';
-import { ReadModelDeliveries } from './read-model-deliveries.js';
-import { ResilientHandler } from './resilient-handler.js';
+import { CommandMetrics } from './command-metrics.js';
+import { DeliveryRunner } from './delivery-runner.js';
+import { Metrics, MetricsController, registerDefaultMetrics } from './metrics.js';
+import { OutboxDispatcher } from './outbox.dispatcher.js';
+import { OutboxRelay } from './outbox.relay.js';
+import { OutboxStore } from './outbox.store.js';
+
+registerDefaultMetrics();
 
 @Global()
 @Module({
-  providers: [DeliveryStats, ResilientHandler, ReadModelDeliveries, { provide: EventPublisher, useClass: EventBusPublisher }],
-  exports: [DeliveryStats, ResilientHandler, ReadModelDeliveries, EventPublisher],
+  controllers: [MetricsController], // GET /metrics, Prometheus text format
+  providers: [
+    Metrics,
+    CommandMetrics,
+    OutboxStore,
+    DeliveryRunner,
+    OutboxDispatcher,
+    OutboxRelay,
+    { provide: EventPublisher, useExisting: OutboxDispatcher },
+  ],
+  exports: [Metrics, OutboxStore, DeliveryRunner, OutboxDispatcher, OutboxRelay, EventPublisher],
 })
 export class MessagingModule {}

@@ -16,7 +16,7 @@ describe('when the database goes away', () => {
   beforeAll(async () => {
     folder = await mkdtemp(path.join(os.tmpdir(), 'outage-'));
     server = await startEmbeddedPostgres({ dataDir: path.join(folder, 'pgdata') });
-    app = await createApp(testConfig({ DATABASE_URL: server.url }), false);
+    app = await createApp(testConfig({ DATABASE_URL: server.url }));
     const http = request(app.getHttpServer());
     await http.post('/add_batch').send({ ref: 'b1', sku: 'SKU', qty: 10 }).expect(201);
     await server.stop();

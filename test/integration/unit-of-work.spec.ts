@@ -11,6 +11,7 @@ import { ConcurrencyConflict } from '../../src/allocation/persistence/product.re
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
 import { TemporarilyUnavailable } from '../../src/database/database-errors.js';
 import { EventPublisher } from '../../src/allocation/persistence/unit-of-work.js';
+import { OutboxStore } from '../../src/messaging/outbox.store.js';
 import { openDataSource } from '../support/database.js';
 import { testConfig, unique } from '../support/config.js';
 
@@ -32,8 +33,8 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
     dataSource = await openDataSource();
     other = await openDataSource();
     publisher = new RecordingPublisher();
-    uow = new TypeOrmUnitOfWork(dataSource, publisher, testConfig());
-    otherUow = new TypeOrmUnitOfWork(other, publisher, testConfig());
+    uow = new TypeOrmUnitOfWork(dataSource, publisher, new OutboxStore(dataSource), testConfig());
+    otherUow = new TypeOrmUnitOfWork(other, publisher, new OutboxStore(other), testConfig());
   });
 
   afterAll(async () => {
@@ -188,7 +189,7 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
   });
 
   it('re-runs the whole command after a lost race, and gives up with TemporarilyUnavailable past the bound', async () => {
-    const bounded = new TypeOrmUnitOfWork(dataSource, publisher, testConfig({ COMMAND_MAX_ATTEMPTS: '3' }));
+    const bounded = new TypeOrmUnitOfWork(dataSource, publisher, new OutboxStore(dataSource), testConfig({ COMMAND_MAX_ATTEMPTS: '3' }));
     let runs = 0;
     await expect(
       bounded.run(async () => {

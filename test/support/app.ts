@@ -11,7 +11,7 @@ export interface TestApp {
 
 /** The whole application on the run's database, with fast event retries and no logs. */
 export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
-  const app = await createApp(testConfig(env), false);
+  const app = await createApp(testConfig(env));
   const server = app.getHttpServer();
   return { app, http: request(server), close: () => app.close() };
 }

@@ -7,6 +7,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     EVENT_HANDLER_BACKOFF_MS: '5',
     EVENT_HANDLER_MAX_ATTEMPTS: '3',
     DATABASE_POOL_SIZE: '20',
+    LOG_LEVEL: process.env.TEST_LOGS ? 'info' : 'silent',
+    OUTBOX_POLL_MS: '100',
     ...env,
   });
 }

@@ -1,25 +1,27 @@
 import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
-import { ReadModelDeliveries } from '../../messaging/read-model-deliveries.js';
-import { ResilientHandler } from '../../messaging/resilient-handler.js';
+import { DeliveryRunner } from '../../messaging/delivery-runner.js';
+import type { DurableHandler } from '../../messaging/durable-handler.js';
 import { Allocated, Deallocated } from '../domain/index.js';
 
 /** Keeps `allocations_view` (GET /allocations/{orderid}); idempotent, so a repeated delivery changes nothing. */
 @EventsHandler(Allocated, Deallocated)
-export class AllocationsViewProjector implements IEventHandler<Allocated | Deallocated> {
+export class AllocationsViewProjector implements IEventHandler<Allocated | Deallocated>, DurableHandler<Allocated | Deallocated> {
+  readonly handlerName = 'AllocationsViewProjector';
+  readonly servesReads = true;
+
   constructor(
     private readonly dataSource: DataSource,
-    private readonly resilient: ResilientHandler,
-    private readonly readModel: ReadModelDeliveries,
-  ) {}
-
-  handle(event: Allocated | Deallocated): Promise<boolean> {
-    const delivery = this.resilient.run(AllocationsViewProjector.name, event, () => this.project(event));
-    this.readModel.started(delivery);
-    return delivery;
+    private readonly runner: DeliveryRunner,
+  ) {
+    runner.register(this);
   }
 
-  private async project(event: Allocated | Deallocated): Promise<void> {
+  handle(event: Allocated | Deallocated): Promise<unknown> {
+    return this.runner.run(this, event);
+  }
+
+  async deliver(event: Allocated | Deallocated): Promise<void> {
     if (event instanceof Allocated) {
       await this.dataSource.query(
         `INSERT INTO allocations_view (orderid, sku, batch_reference) VALUES ($1, $2, $3)

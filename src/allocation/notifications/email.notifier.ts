@@ -18,8 +18,9 @@ export class EmailNotifier extends Notifier {
     } as never);
   }
 
-  async send(to: string, subject: string, body: string): Promise<void> {
-    await this.transport.sendMail({ from: this.from, to, subject, text: body });
+  async send(to: string, subject: string, body: string, key?: string): Promise<void> {
+    const messageId = key ? `<${key}@allocation-service>` : undefined;
+    await this.transport.sendMail({ from: this.from, to, subject, text: body, messageId });
   }
 
   close(): void {

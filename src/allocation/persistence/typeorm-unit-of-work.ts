@@ -3,6 +3,8 @@ import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { isConflict, isDatabaseUnavailable, TemporarilyUnavailable } from '../../database/database-errors.js';
+import { currentRequestId } from '../../logging/request-context.js';
+import { OutboxStore } from '../../messaging/outbox.store.js';
 import type { DomainEvent } from '../domain/index.js';
 import { TypeOrmProductRepository } from './product.repository.js';
 import { EventPublisher, type ProductRepository, UnitOfWork } from './unit-of-work.js';
@@ -15,7 +17,8 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
   constructor(
     private readonly dataSource: DataSource,
     private readonly events: EventPublisher,
-    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly outbox: OutboxStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
     // The whole command is re-run on a lost race, with jittered exponential back-off, a bounded number of times.
@@ -58,8 +61,11 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
         const products = new TypeOrmProductRepository(runner);
         const result = await work(products);
         await products.save();
+        const events = products.seen.flatMap((p) => p.events.splice(0));
+        // The events commit with the change they describe: none is lost if the process dies after the commit.
+        if (events.length > 0) await this.outbox.append(runner, events, currentRequestId(), this.config.outboxLeaseMs);
         await runner.commitTransaction();
-        return { result, events: products.seen.flatMap((p) => p.events.splice(0)) };
+        return { result, events };
       } catch (error) {
         if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
         throw error;

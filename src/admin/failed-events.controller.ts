@@ -1,0 +1,87 @@
+import { BadRequestException, Controller, Get, HttpCode, Inject, NotFoundException, ConflictException, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiQuery, ApiResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { ErrorResponse } from '../http/error-response.js';
+import { withRequestId } from '../logging/request-context.js';
+import { DeliveryRunner } from '../messaging/delivery-runner.js';
+import { attachEnvelope, decodeEvent } from '../messaging/event-codec.js';
+import { OutboxStore } from '../messaging/outbox.store.js';
+import { AdminTokenGuard } from './admin-token.guard.js';
+
+class DeadLetterResponse {
+  @ApiProperty({ example: '42', description: 'Id of the failed delivery (use it to retry)' }) id: string;
+  @ApiProperty({ format: 'uuid' }) eventId: string;
+  @ApiProperty({ example: 'OutOfStock' }) event: string;
+  @ApiProperty({ example: { sku: 'RED-CHAIR' } }) payload: Record<string, unknown>;
+  @ApiProperty({ example: 'OutOfStockNotifier' }) handler: string;
+  @ApiProperty({ example: 5 }) attempts: number;
+  @ApiProperty({ example: 'Error: connect ECONNREFUSED 127.0.0.1:25' }) lastError: string;
+  @ApiProperty({ nullable: true, type: String }) requestId: string | null;
+  @ApiProperty({ format: 'date-time', description: 'When the last attempt failed' }) failedAt: string;
+  @ApiProperty({ format: 'date-time' }) eventCreatedAt: string;
+}
+
+class DeadLetterPage {
+  @ApiProperty({ type: [DeadLetterResponse], description: 'Newest first' }) items: DeadLetterResponse[];
+  @ApiProperty({ example: 1 }) total: number;
+  @ApiProperty({ example: 50 }) limit: number;
+  @ApiProperty({ example: 0 }) offset: number;
+}
+
+class RetryResponse {
+  @ApiProperty({ example: '42' }) id: string;
+  @ApiProperty({ description: 'True when the handler succeeded: the dead letter is gone' }) delivered: boolean;
+  @ApiProperty({ required: false, description: 'Why it failed again (it stays a dead letter)' }) lastError?: string;
+}
+
+/** Where swallowed failures become visible: dead-lettered deliveries, and a way to run them again. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ type: ErrorResponse, description: 'No or wrong bearer token (or ADMIN_TOKEN unset)' })
+@UseGuards(AdminTokenGuard)
+@Controller('admin/failed-events')
+export class FailedEventsController {
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly runner: DeliveryRunner,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Dead-lettered event deliveries, newest first' })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 500, default 50' })
+  @ApiQuery({ name: 'offset', required: false, description: 'default 0' })
+  @ApiOkResponse({ type: DeadLetterPage })
+  async list(@Query('limit') limit?: string, @Query('offset') offset?: string): Promise<DeadLetterPage> {
+    const l = parseBound('limit', limit, 50, 1, 500);
+    const o = parseBound('offset', offset, 0, 0, 1_000_000_000);
+    const page = await this.store.deadLetters(l, o);
+    return { ...page, limit: l, offset: o };
+  }
+
+  @Post(':id/retry')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Run the failed handler again now; on success the dead letter is removed' })
+  @ApiResponse({ status: 202, type: RetryResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No dead letter with that id' })
+  @ApiConflictResponse({ type: ErrorResponse, description: 'That dead letter is being retried right now' })
+  async retry(@Param('id') id: string): Promise<RetryResponse> {
+    if (!/^\d{1,18}$/.test(id)) throw new NotFoundException(`No dead letter ${id}`);
+    const row = await this.store.claimDead(id, this.config.outboxLeaseMs);
+    if (row === undefined) throw new NotFoundException(`No dead letter ${id}`);
+    if (row === 'busy') throw new ConflictException(`Dead letter ${id} is being retried right now`);
+    const event = decodeEvent(row.name, row.payload);
+    attachEnvelope(event, { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined });
+    const delivered = await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, event, { manual: true }));
+    if (delivered) return { id, delivered };
+    const [again] = (await this.store.deadLetters(500, 0)).items.filter((d) => d.id === id);
+    return { id, delivered, lastError: again?.lastError };
+  }
+}
+
+function parseBound(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max) throw new BadRequestException([`${name} must be an integer from ${min} to ${max}`]);
+  return n;
+}

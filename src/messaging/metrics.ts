@@ -1,0 +1,67 @@
+import { Controller, Get, Header, Injectable } from '@nestjs/common';
+import { ApiExcludeEndpoint } from '@nestjs/swagger';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from 'prom-client';
+
+/** Node process metrics, registered once per process (several apps may run in one test process). */
+export function registerDefaultMetrics(): void {
+  if (!register.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics();
+}
+
+// Metrics live in prom-client's process-wide registry; an app started twice in one process reuses them.
+function counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+  return (register.getSingleMetric(name) as Counter<string>) ?? new Counter({ name, help, labelNames });
+}
+function gauge(name: string, help: string): Gauge<string> {
+  return (register.getSingleMetric(name) as Gauge<string>) ?? new Gauge({ name, help });
+}
+function histogram(name: string, help: string, labelNames: string[], buckets: number[]): Histogram<string> {
+  return (register.getSingleMetric(name) as Histogram<string>) ?? new Histogram({ name, help, labelNames, buckets });
+}
+
+@Injectable()
+export class Metrics {
+  readonly commands = counter(
+    'allocation_commands_total',
+    'Commands executed, by command and outcome (ok, out_of_stock or the error name)',
+    ['command', 'outcome'],
+  );
+  readonly commandDuration = histogram(
+    'allocation_command_duration_seconds',
+    'Time to execute a command, commit included',
+    ['command'],
+    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+  );
+  readonly handled = counter('allocation_event_handled_total', 'Event deliveries that succeeded, by event and handler', ['event', 'handler']);
+  readonly failures = counter('allocation_event_failures_total', 'Failed attempts of event deliveries, by event and handler', ['event', 'handler']);
+  readonly deadLetters = counter(
+    'allocation_event_dead_letters_total',
+    'Event deliveries given up on after their last attempt, by event and handler',
+    ['event', 'handler'],
+  );
+  readonly outboxPending = gauge('allocation_outbox_pending', 'Events in the outbox not yet dispatched');
+  readonly outboxOldestAge = gauge('allocation_outbox_oldest_pending_age_seconds', 'Age of the oldest event not yet dispatched (0 when none)');
+  readonly retrying = gauge('allocation_event_deliveries_retrying', 'Failed deliveries waiting for their next attempt');
+  readonly deadLettersWaiting = gauge('allocation_event_dead_letters', 'Dead letters waiting for an operator');
+  readonly inbound = counter(
+    'allocation_inbound_messages_total',
+    'External messages received, by channel and outcome (processed, malformed, rejected)',
+    ['channel', 'outcome'],
+  );
+
+  /** The current value of a metric with these labels (for tests and reports). */
+  static async value(metric: Counter<string> | Gauge<string>, labels: Record<string, string> = {}): Promise<number> {
+    const { values } = await metric.get();
+    const match = values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
+    return match?.value ?? 0;
+  }
+}
+
+@Controller('metrics')
+export class MetricsController {
+  @Get()
+  @ApiExcludeEndpoint()
+  @Header('Content-Type', register.contentType)
+  async metrics(): Promise<string> {
+    return register.metrics();
+  }
+}

@@ -1,0 +1,100 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { withRequestId } from '../logging/request-context.js';
+import { DeliveryRunner } from './delivery-runner.js';
+import { decodeEvent, attachEnvelope } from './event-codec.js';
+import { Metrics } from './metrics.js';
+import { OutboxDispatcher } from './outbox.dispatcher.js';
+import { OutboxStore, type OutboxRow } from './outbox.store.js';
+
+const BATCH = 100;
+
+/**
+ * Delivers what the in-process dispatch did not: events left undispatched by a crash (at start-up, then
+ * whenever their lease runs out) and failed deliveries whose retry is due. Every instance runs one; rows
+ * are claimed with FOR UPDATE SKIP LOCKED and a lease, so no two instances deliver the same thing at once.
+ * It also prunes old dispatched events and keeps the outbox gauges current.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('OutboxRelay');
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private lastPrune = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly store: OutboxStore,
+    private readonly runner: DeliveryRunner,
+    private readonly dispatcher: OutboxDispatcher,
+    private readonly metrics: Metrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.runner.onRetryScheduled = (delayMs) => this.wakeIn(delayMs);
+    this.wakeIn(0); // at start: whatever a crashed instance left behind
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Runs one pass now (or right after the one under way); resolves when it is done. */
+  async runOnce(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private wakeIn(delayMs: number): void {
+    if (this.stopped) return;
+    const due = Date.now() + delayMs;
+    if (this.timer && this.nextRun <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.nextRun = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.runOnce()
+        .catch((error: Error) => this.logger.warn({ msg: 'relay pass failed', error: error.message }))
+        .finally(() => this.wakeIn(this.config.outboxPollMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+  private nextRun = 0;
+
+  private async pass(): Promise<void> {
+    for (;;) {
+      const undispatched = await this.store.claimUndispatched(BATCH, this.config.outboxLeaseMs);
+      if (undispatched.length > 0) {
+        this.logger.log({ msg: `relaying ${undispatched.length} undispatched events` });
+        await this.dispatcher.publish(undispatched.map((row) => this.rebuild(row)));
+        await this.runner.drain();
+        await this.dispatcher.flush();
+      }
+      const due = await this.store.claimDue(BATCH, this.config.outboxLeaseMs);
+      for (const row of due) {
+        await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, this.rebuild(row)));
+      }
+      if (this.stopped || (undispatched.length < BATCH && due.length < BATCH)) break;
+    }
+    if (Date.now() - this.lastPrune > this.config.outboxPruneIntervalMs) {
+      this.lastPrune = Date.now();
+      const pruned = await this.store.prune(this.config.outboxRetentionMs);
+      if (pruned > 0) this.logger.log({ msg: `pruned ${pruned} dispatched events` });
+    }
+    const stats = await this.store.stats();
+    this.metrics.outboxPending.set(stats.pending);
+    this.metrics.outboxOldestAge.set(stats.oldestAgeSeconds);
+    this.metrics.retrying.set(stats.retrying);
+    this.metrics.deadLettersWaiting.set(stats.dead);
+  }
+
+  private rebuild(row: OutboxRow) {
+    const event = decodeEvent(row.name, row.payload);
+    attachEnvelope(event, { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined });
+    return event;
+  }
+}

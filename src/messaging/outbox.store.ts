@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type QueryRunner } from 'typeorm';
+import type { DomainEvent } from '../allocation/domain/index.js';
+import { attachEnvelope, encodeEvent } from './event-codec.js';
+
+export interface OutboxRow {
+  id: string;
+  event_id: string;
+  name: string;
+  payload: Record<string, unknown>;
+  request_id: string | null;
+}
+
+export interface DeliveryRow extends OutboxRow {
+  delivery_id: string;
+  handler: string;
+  attempts: number;
+}
+
+export interface DeadLetter {
+  id: string;
+  eventId: string;
+  event: string;
+  payload: Record<string, unknown>;
+  handler: string;
+  attempts: number;
+  lastError: string;
+  requestId: string | null;
+  failedAt: string;
+  eventCreatedAt: string;
+}
+
+/** The SQL of the transactional outbox and of per-handler delivery state. */
+@Injectable()
+export class OutboxStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Inside the command's transaction: one statement for all its events. The rows start leased to this
+   * instance, which dispatches them right after the commit; a relay takes them only if that lease runs out.
+   */
+  async append(runner: QueryRunner, events: readonly DomainEvent[], requestId: string | undefined, leaseMs: number): Promise<void> {
+    const encoded = events.map((e) => ({ ...encodeEvent(e), eventId: randomUUID() }));
+    const rows: { id: string }[] = await runner.query(
+      `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)
+       SELECT e.event_id, e.name, e.sku, e.payload, $5, now() + make_interval(secs => $6::double precision / 1000)
+         FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY
+              AS e(event_id, name, sku, payload, n)
+        ORDER BY e.n
+       RETURNING id`,
+      [
+        encoded.map((e) => e.eventId),
+        encoded.map((e) => e.name),
+        encoded.map((e) => e.sku),
+        encoded.map((e) => JSON.stringify(e.payload)),
+        requestId ?? null,
+        leaseMs,
+      ],
+    );
+    events.forEach((event, i) => attachEnvelope(event, { outboxId: String(rows[i].id), eventId: encoded[i].eventId, requestId }));
+  }
+
+  async markDispatched(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query('UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  /** Events whose dispatch never completed (their instance died, or recording a failure failed). */
+  async claimUndispatched(limit: number, leaseMs: number): Promise<OutboxRow[]> {
+    return this.dataSource.query(
+      `UPDATE outbox o SET claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+        WHERE o.id IN (SELECT id FROM outbox
+                        WHERE dispatched_at IS NULL AND claimed_until <= now()
+                        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING o.id, o.event_id, o.name, o.payload, o.request_id`,
+      [limit, leaseMs],
+    ).then(([rows]: [OutboxRow[]]) => rows.sort((a, b) => Number(a.id) - Number(b.id)));
+  }
+
+  /** Records a failed attempt; returns whether the delivery is now dead and when it is tried next. */
+  async recordFailure(
+    outboxId: string,
+    handler: string,
+    error: string,
+    maxAttempts: number,
+    delayMs: (attempts: number) => number,
+    permanent: boolean,
+  ): Promise<{ attempts: number; dead: boolean; delayMs: number }> {
+    const [row]: { attempts: number }[] = await this.dataSource.query(
+      `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, last_error)
+       VALUES ($1, $2, 'retrying', 1, now(), $3)
+       ON CONFLICT (outbox_id, handler) DO UPDATE
+         SET attempts = event_deliveries.attempts + 1, last_error = EXCLUDED.last_error, updated_at = now()
+       RETURNING attempts`,
+      [outboxId, handler, error],
+    );
+    return this.schedule({ outboxId, handler }, row.attempts, maxAttempts, delayMs, permanent);
+  }
+
+  private async schedule(
+    key: { outboxId: string; handler: string } | { deliveryId: string },
+    attempts: number,
+    maxAttempts: number,
+    delayMs: (attempts: number) => number,
+    permanent: boolean,
+  ): Promise<{ attempts: number; dead: boolean; delayMs: number }> {
+    const dead = permanent || attempts >= maxAttempts;
+    const delay = dead ? 0 : delayMs(attempts);
+    const where = 'deliveryId' in key ? 'id = $1' : 'outbox_id = $1 AND handler = $4';
+    const params = 'deliveryId' in key ? [key.deliveryId, dead ? 'dead' : 'retrying', delay] : [key.outboxId, dead ? 'dead' : 'retrying', delay, key.handler];
+    await this.dataSource.query(
+      `UPDATE event_deliveries
+          SET status = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000),
+              claimed_until = now(), updated_at = now()
+        WHERE ${where}`,
+      params,
+    );
+    return { attempts, dead, delayMs: delay };
+  }
+
+  /** Failed deliveries whose next attempt is due, leased to the caller. */
+  async claimDue(limit: number, leaseMs: number): Promise<DeliveryRow[]> {
+    return this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE event_deliveries d SET claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+          WHERE d.id IN (SELECT id FROM event_deliveries
+                          WHERE status = 'retrying' AND next_attempt_at <= now() AND claimed_until <= now()
+                          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING d.id, d.outbox_id, d.handler, d.attempts)
+       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id
+         FROM claimed c JOIN outbox o ON o.id = c.outbox_id`,
+      [limit, leaseMs],
+    );
+  }
+
+  /** Leases one dead letter for a manual retry: undefined if unknown, 'busy' if someone is retrying it. */
+  async claimDead(id: string, leaseMs: number): Promise<DeliveryRow | 'busy' | undefined> {
+    const rows: DeliveryRow[] = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE event_deliveries SET claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+          WHERE id = $1 AND status = 'dead' AND claimed_until <= now()
+         RETURNING id, outbox_id, handler, attempts)
+       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id
+         FROM claimed c JOIN outbox o ON o.id = c.outbox_id`,
+      [id, leaseMs],
+    );
+    if (rows.length > 0) return rows[0];
+    const exists: unknown[] = await this.dataSource.query(`SELECT 1 FROM event_deliveries WHERE id = $1 AND status = 'dead'`, [id]);
+    return exists.length > 0 ? 'busy' : undefined;
+  }
+
+  async succeeded(deliveryId: string): Promise<void> {
+    await this.dataSource.query('DELETE FROM event_deliveries WHERE id = $1', [deliveryId]);
+  }
+
+  async failed(
+    deliveryId: string,
+    attempts: number,
+    error: string,
+    maxAttempts: number,
+    delayMs: (attempts: number) => number,
+    permanent: boolean,
+  ): Promise<{ attempts: number; dead: boolean; delayMs: number }> {
+    await this.dataSource.query('UPDATE event_deliveries SET attempts = $2, last_error = $3 WHERE id = $1', [deliveryId, attempts, error]);
+    return this.schedule({ deliveryId }, attempts, maxAttempts, delayMs, permanent);
+  }
+
+  async deadLetters(limit: number, offset: number): Promise<{ items: DeadLetter[]; total: number }> {
+    const items: DeadLetter[] = await this.dataSource.query(
+      `SELECT d.id::text AS id, o.event_id AS "eventId", o.name AS event, o.payload, d.handler, d.attempts,
+              d.last_error AS "lastError", o.request_id AS "requestId", d.updated_at AS "failedAt",
+              o.created_at AS "eventCreatedAt"
+         FROM event_deliveries d JOIN outbox o ON o.id = d.outbox_id
+        WHERE d.status = 'dead'
+        ORDER BY d.updated_at DESC, d.id DESC
+        LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    );
+    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM event_deliveries WHERE status = 'dead'`);
+    return { items, total };
+  }
+
+  /** Deletes dispatched events older than the retention that no failed delivery still needs. */
+  async prune(retentionMs: number, limit = 10_000): Promise<number> {
+    const [, count]: [unknown, number] = await this.dataSource.query(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT o.id FROM outbox o
+          WHERE o.dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
+            AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.outbox_id = o.id)
+          LIMIT $2)`,
+      [retentionMs, limit],
+    );
+    return count;
+  }
+
+  async stats(): Promise<{ pending: number; oldestAgeSeconds: number; retrying: number; dead: number }> {
+    const [row] = await this.dataSource.query(
+      `SELECT (SELECT count(*)::int FROM outbox WHERE dispatched_at IS NULL) AS pending,
+              (SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float FROM outbox WHERE dispatched_at IS NULL) AS oldest,
+              (SELECT count(*)::int FROM event_deliveries WHERE status = 'retrying') AS retrying,
+              (SELECT count(*)::int FROM event_deliveries WHERE status = 'dead') AS dead`,
+    );
+    return { pending: row.pending, oldestAgeSeconds: row.oldest, retrying: row.retrying, dead: row.dead };
+  }
+}
