@@ -234,3 +234,27 @@ describe('HTTP API (the contract)', () => {
     });
   });
 });
+
+describe('request ids', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('echoes X-Request-Id and stores it with the events the request caused', async () => {
+    const sku = unique('TRACED');
+    await t.http.post('/add_batch').send({ ref: unique('b'), sku, qty: 5 }).expect(201);
+    const res = await t.http.post('/allocate').set('X-Request-Id', 'req-trace-42').send({ orderid: unique('o'), sku, qty: 1 });
+    expect(res.status).toBe(202);
+    expect(res.headers['x-request-id']).toBe('req-trace-42');
+    const { DataSource } = await import('typeorm');
+    const rows = await t.app.get(DataSource).query(`SELECT name, request_id FROM outbox WHERE sku = $1`, [sku]);
+    expect(rows).toEqual([{ name: 'Allocated', request_id: 'req-trace-42' }]);
+  });
+
+  it('makes one up when none (or an unusable one) is given', async () => {
+    const res = await t.http.get('/health').set('X-Request-Id', 'bad id with spaces');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

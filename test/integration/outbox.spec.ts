@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+import { OutboxStore } from '../../src/messaging/outbox.store.js';
+import { unique } from '../support/config.js';
+import { openDataSource } from '../support/database.js';
+
+describe('outbox store (real PostgreSQL)', () => {
+  let dataSource: DataSource;
+  let store: OutboxStore;
+
+  beforeAll(async () => {
+    dataSource = await openDataSource();
+    store = new OutboxStore(dataSource);
+  });
+  afterAll(async () => dataSource.destroy());
+
+  const insert = async (sku: string, dispatchedDaysAgo: number | null, claimedUntil = 'now()') => {
+    const [row] = await dataSource.query(
+      `INSERT INTO outbox (event_id, name, sku, payload, claimed_until, dispatched_at, created_at)
+       VALUES (gen_random_uuid(), 'OutOfStock', $1::varchar, jsonb_build_object('sku', $1::varchar), ${claimedUntil},
+               CASE WHEN $2::int IS NULL THEN NULL ELSE now() - make_interval(days => $2::int) END,
+               now() - make_interval(days => COALESCE($2::int, 0)))
+       RETURNING id`,
+      [sku, dispatchedDaysAgo],
+    );
+    return String(row.id);
+  };
+
+  it('prunes old dispatched events, but keeps recent ones, undispatched ones and those a dead letter needs', async () => {
+    const sku = unique('PRUNE');
+    const old = await insert(sku, 3);
+    const recent = await insert(sku, 0);
+    const undispatched = await insert(sku, null, "now() + interval '1 hour'");
+    const withDeadLetter = await insert(sku, 3);
+    await dataSource.query(
+      `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, last_error) VALUES ($1, 'X', 'dead', 5, now(), 'e')`,
+      [withDeadLetter],
+    );
+    await store.prune(24 * 3_600_000);
+    const left = await dataSource.query(`SELECT id FROM outbox WHERE sku = $1 ORDER BY id`, [sku]);
+    expect(left.map((r: { id: string }) => String(r.id))).toEqual([recent, undispatched, withDeadLetter]);
+    expect(left.map((r: { id: string }) => String(r.id))).not.toContain(old);
+  });
+
+  it('lets only one of several relays claim an undispatched event, and only once its lease ran out', async () => {
+    const sku = unique('CLAIM');
+    const leased = await insert(sku, null, "now() + interval '1 hour'");
+    const free = await insert(sku, null, "now() - interval '1 second'");
+    const claims = await Promise.all(Array.from({ length: 5 }, () => store.claimUndispatched(1000, 60_000)));
+    const mine = claims.flat().filter((r) => (r.payload as { sku: string }).sku === sku).map((r) => String(r.id));
+    expect(mine).toEqual([free]);
+    expect(mine).not.toContain(leased);
+  });
+});
