@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config/config.js';
-import { currentRequestId } from './request-context.js';
+import { requestIdForLogs } from './request-context.js';
 
 /** Structured logs (pino): JSON by default, readable with LOG_FORMAT=pretty; every line carries the request id. */
 @Module({})
@@ -14,7 +14,7 @@ export class LoggingModule {
       customAttributeKeys: { reqId: 'requestId' },
       // Outside the HTTP request (event handlers, the relay) the id comes from our own context.
       mixin: () => {
-        const requestId = currentRequestId();
+        const requestId = requestIdForLogs();
         return requestId ? { requestId } : {};
       },
       autoLogging: { ignore: (req: { url?: string }) => req.url === '/health' || req.url === '/metrics' },
