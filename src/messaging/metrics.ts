@@ -56,12 +56,30 @@ export class Metrics {
   }
 }
 
+/** Reads the current outbox figures (the relay's store); kept as a function to avoid a module cycle. */
+export abstract class OutboxFigures {
+  abstract stats(): Promise<{ pending: number; oldestAgeSeconds: number; retrying: number; dead: number }>;
+}
+
 @Controller('metrics')
 export class MetricsController {
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly outbox: OutboxFigures,
+  ) {}
+
   @Get()
   @ApiExcludeEndpoint()
   @Header('Content-Type', register.contentType)
-  async metrics(): Promise<string> {
+  async scrape(): Promise<string> {
+    // The outbox gauges are read at scrape time; if the database does not answer, the last values stay.
+    const stats = await this.outbox.stats().catch(() => undefined);
+    if (stats) {
+      this.metrics.outboxPending.set(stats.pending);
+      this.metrics.outboxOldestAge.set(stats.oldestAgeSeconds);
+      this.metrics.retrying.set(stats.retrying);
+      this.metrics.deadLettersWaiting.set(stats.dead);
+    }
     return register.metrics();
   }
 }

@@ -3,7 +3,6 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { decodeEvent, attachEnvelope } from './event-codec.js';
-import { Metrics } from './metrics.js';
 import { OutboxDispatcher } from './outbox.dispatcher.js';
 import { OutboxStore, type OutboxRow } from './outbox.store.js';
 
@@ -13,7 +12,7 @@ const BATCH = 100;
  * Delivers what the in-process dispatch did not: events left undispatched by a crash (at start-up, then
  * whenever their lease runs out) and failed deliveries whose retry is due. Every instance runs one; rows
  * are claimed with FOR UPDATE SKIP LOCKED and a lease, so no two instances deliver the same thing at once.
- * It also prunes old dispatched events and keeps the outbox gauges current.
+ * It also prunes old dispatched events.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -28,7 +27,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly store: OutboxStore,
     private readonly runner: DeliveryRunner,
     private readonly dispatcher: OutboxDispatcher,
-    private readonly metrics: Metrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -85,11 +83,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       const pruned = await this.store.prune(this.config.outboxRetentionMs);
       if (pruned > 0) this.logger.log({ msg: `pruned ${pruned} dispatched events` });
     }
-    const stats = await this.store.stats();
-    this.metrics.outboxPending.set(stats.pending);
-    this.metrics.outboxOldestAge.set(stats.oldestAgeSeconds);
-    this.metrics.retrying.set(stats.retrying);
-    this.metrics.deadLettersWaiting.set(stats.dead);
   }
 
   private rebuild(row: OutboxRow) {

@@ -3,7 +3,6 @@ import { DataSource } from 'typeorm';
 import { freePort } from '../../src/database/embedded-postgres.js';
 import { DeliveryRunner } from '../../src/messaging/delivery-runner.js';
 import { Metrics } from '../../src/messaging/metrics.js';
-import { OutboxRelay } from '../../src/messaging/outbox.relay.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { unique } from '../support/config.js';
 import { mailsAbout, startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
@@ -195,7 +194,6 @@ describe('GET /metrics', () => {
     await t.http.post('/add_batch').send({ ref: unique('b'), sku, qty: 1 }).expect(201);
     await t.http.post('/allocate').send({ orderid: unique('o'), sku, qty: 1 }).expect(202);
     await t.http.post('/allocate').send({ orderid: unique('o'), sku, qty: 1 }).expect(409);
-    await t.app.get(OutboxRelay).runOnce();
     const res = await t.http.get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
@@ -204,7 +202,7 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/allocation_commands_total\{command="Allocate",outcome="out_of_stock"\} \d+/);
     expect(text).toMatch(/allocation_command_duration_seconds_bucket\{le="0\.05",command="Allocate"\} \d+/);
     expect(text).toMatch(/allocation_event_handled_total\{event="Allocated",handler="AllocationsViewProjector"\} \d+/);
-    expect(text).toContain('allocation_outbox_pending ');
+    expect(text).toMatch(/allocation_outbox_pending \d+/);
     expect(text).toContain('allocation_outbox_oldest_pending_age_seconds ');
     expect(text).toContain('allocation_event_dead_letters ');
     expect(text).toContain('process_cpu_user_seconds_total');
