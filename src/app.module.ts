@@ -5,6 +5,7 @@ import { AllocationModule } from './allocation/allocation.module.js';
 import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ExternalEventsModule } from './external-events/external-events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
@@ -21,6 +22,7 @@ export class AppModule {
         CqrsModule.forRoot(),
         MessagingModule,
         AllocationModule,
+        ExternalEventsModule.forRoot(config),
         HealthModule,
         AdminModule,
       ],

@@ -5,10 +5,11 @@ import { BatchEntity } from '../allocation/persistence/batch.entity.js';
 import { ProductEntity } from '../allocation/persistence/product.entity.js';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.js';
 import { Outbox1764000000001 } from './migrations/1764000000001-outbox.js';
+import { OutboxExternalMessages1764000000002 } from './migrations/1764000000002-outbox-external-messages.js';
 
 // ESM: entities and migrations are listed as classes, not globs.
 export const entities = [ProductEntity, BatchEntity, AllocationEntity, AllocationsViewEntity];
-export const migrations = [InitialSchema1764000000000, Outbox1764000000001];
+export const migrations = [InitialSchema1764000000000, Outbox1764000000001, OutboxExternalMessages1764000000002];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
   return {

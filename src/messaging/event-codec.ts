@@ -1,4 +1,5 @@
 import { Allocated, Deallocated, type DomainEvent, OutOfStock } from '../allocation/domain/index.js';
+import { ExternalMessageReceived } from '../external-events/external-message-received.js';
 
 /**
  * Events as stored in the outbox, and back. The EventBus finds handlers by the event's class, so an event
@@ -8,11 +9,12 @@ const decoders: Record<string, (p: Record<string, unknown>) => DomainEvent> = {
   Allocated: (p) => new Allocated(String(p.orderid), String(p.sku), Number(p.qty), String(p.batchref)),
   Deallocated: (p) => new Deallocated(String(p.orderid), String(p.sku), Number(p.qty), String(p.batchref)),
   OutOfStock: (p) => new OutOfStock(String(p.sku)),
+  ExternalMessageReceived: (p) => new ExternalMessageReceived(String(p.channel), String(p.data)),
 };
 
-export function encodeEvent(event: DomainEvent): { name: string; sku: string; payload: Record<string, unknown> } {
+export function encodeEvent(event: DomainEvent): { name: string; sku: string | null; payload: Record<string, unknown> } {
   const { name, ...payload } = event as DomainEvent & Record<string, unknown>;
-  return { name, sku: String(payload.sku), payload };
+  return { name, sku: typeof payload.sku === 'string' ? payload.sku : null, payload };
 }
 
 export function decodeEvent(name: string, payload: Record<string, unknown>): DomainEvent {

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import type { DomainEvent } from '../allocation/domain/index.js';
 import { EventPublisher } from '../allocation/persistence/unit-of-work.js';
@@ -13,7 +13,7 @@ import { OutboxStore } from './outbox.store.js';
  * UPDATE for all events dispatched within a few milliseconds.
  */
 @Injectable()
-export class OutboxDispatcher extends EventPublisher implements OnApplicationShutdown {
+export class OutboxDispatcher extends EventPublisher implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Outbox');
   private pendingMarks: string[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -69,7 +69,8 @@ export class OutboxDispatcher extends EventPublisher implements OnApplicationShu
     return this.flushing;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before connections close: let deliveries under way finish (or store their failure), then mark them. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.runner.drain();
     await this.flush();
   }

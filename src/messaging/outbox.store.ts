@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { DomainEvent } from '../allocation/domain/index.js';
 import { attachEnvelope, encodeEvent } from './event-codec.js';
 
@@ -40,7 +40,12 @@ export class OutboxStore {
    * Inside the command's transaction: one statement for all its events. The rows start leased to this
    * instance, which dispatches them right after the commit; a relay takes them only if that lease runs out.
    */
-  async append(runner: QueryRunner, events: readonly DomainEvent[], requestId: string | undefined, leaseMs: number): Promise<void> {
+  async append(
+    runner: { query(sql: string, parameters?: unknown[]): Promise<any> },
+    events: readonly DomainEvent[],
+    requestId: string | undefined,
+    leaseMs: number,
+  ): Promise<void> {
     const encoded = events.map((e) => ({ ...encodeEvent(e), eventId: randomUUID() }));
     const rows: { id: string }[] = await runner.query(
       `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)

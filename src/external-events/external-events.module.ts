@@ -1,0 +1,36 @@
+import { type DynamicModule, Global, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { AppConfig } from '../config/config.js';
+import { ChangeBatchQuantityConsumer } from './change-batch-quantity.consumer.js';
+import { LineAllocatedPublisher } from './line-allocated.publisher.js';
+import { RedisConnections } from './redis.connections.js';
+
+/** Redis integration (the book's external events), present only when REDIS_URL is set. */
+@Global()
+@Module({})
+export class ExternalEventsModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(RedisConnections) private readonly redis: RedisConnections) {}
+
+  static forRoot(config: AppConfig): DynamicModule {
+    if (!config.redisUrl) return { module: NoExternalEventsModule };
+    return {
+      module: ExternalEventsModule,
+      providers: [
+        { provide: RedisConnections, useFactory: () => new RedisConnections(config.redisUrl!) },
+        LineAllocatedPublisher,
+        ChangeBatchQuantityConsumer,
+      ],
+      exports: [RedisConnections],
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    this.redis.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.close();
+  }
+}
+
+@Module({})
+class NoExternalEventsModule {}

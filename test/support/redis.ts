@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { describe } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { freePort } from '../../src/database/embedded-postgres.js';
+
+/** The Redis the Redis tests use (`REDIS_URL`; `.ci/run` sets it). Without it those tests are skipped. */
+export const redisUrl = process.env.REDIS_URL;
+
+export const describeWithRedis: typeof describe = redisUrl
+  ? describe
+  : (((name: string, fn: () => void) => {
+      console.log(`skipped "${name}": set REDIS_URL (e.g. redis://127.0.0.1:6379) to run the Redis tests`);
+      return describe.skip(name, fn);
+    }) as typeof describe);
+
+/** A redis-server of the test's own, on a free port, which the test may stop and start again. */
+export class OwnRedisServer {
+  private process: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedisServer> {
+    const server = new OwnRedisServer(await freePort());
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        if ((await probe.ping()) === 'PONG') return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        probe.disconnect();
+      }
+    }
+    await this.stop();
+    throw new Error('redis-server did not start');
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+}
+
+/** Subscribes to a channel and keeps every message (reconnecting and resubscribing after outages). */
+export async function listen(url: string, channel: string): Promise<{ messages: Record<string, unknown>[]; raw: string[]; close(): void }> {
+  const client = new Redis(url, { retryStrategy: () => 100, maxRetriesPerRequest: null });
+  const raw: string[] = [];
+  client.on('error', () => undefined);
+  client.on('message', (_channel: string, message: string) => raw.push(message));
+  await client.subscribe(channel);
+  return {
+    raw,
+    get messages() {
+      return raw.map((m) => JSON.parse(m) as Record<string, unknown>);
+    },
+    close: () => client.disconnect(),
+  };
+}
