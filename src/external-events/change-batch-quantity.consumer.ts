@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommandBus, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
-import { DataSource } from 'typeorm';
 import { ChangeBatchQuantity } from '../allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
 import { DomainError } from '../allocation/domain/errors.js';
 import { isIdentifier, MAX_INT } from '../allocation/http/validators.js';
@@ -50,7 +49,6 @@ export class ChangeBatchQuantityConsumer
     private readonly commandBus: CommandBus,
     private readonly store: OutboxStore,
     private readonly dispatcher: OutboxDispatcher,
-    private readonly dataSource: DataSource,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -108,7 +106,7 @@ export class ChangeBatchQuantityConsumer
   private async receive(data: string): Promise<void> {
     const event = new ExternalMessageReceived(CHANGE_BATCH_QUANTITY, data);
     try {
-      await this.store.append(this.dataSource, [event], undefined, this.config.outboxLeaseMs);
+      await this.store.append([event], undefined, this.config.outboxLeaseMs);
     } catch (error) {
       // Pub/sub cannot redeliver: say loudly what was lost.
       this.metrics.inbound.inc({ channel: CHANGE_BATCH_QUANTITY, outcome: 'lost' });

@@ -37,33 +37,45 @@ export class OutboxStore {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Inside the command's transaction: one statement for all its events. The rows start leased to this
-   * instance, which dispatches them right after the commit; a relay takes them only if that lease runs out.
+   * The INSERT of `events` into the outbox, to be run inside (or as part of) the statement that commits the
+   * change they describe. `param` adds a bind parameter and returns its placeholder; `gate`, a condition
+   * (e.g. that the version check passed). The rows start leased to this instance, which dispatches them
+   * right after the commit; a relay takes them only if that lease runs out. Call `attach` with the ids
+   * returned, in order.
    */
-  async append(
-    runner: { query(sql: string, parameters?: unknown[]): Promise<any> },
+  insertStatement(
     events: readonly DomainEvent[],
     requestId: string | undefined,
     leaseMs: number,
-  ): Promise<void> {
+    param: (value: unknown) => string,
+    gate?: string,
+  ): { sql: string; attach(ids: readonly (string | number)[]): void } {
     const encoded = events.map((e) => ({ ...encodeEvent(e), eventId: randomUUID() }));
-    const rows: { id: string }[] = await runner.query(
-      `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)
-       SELECT e.event_id, e.name, e.sku, e.payload, $5, now() + make_interval(secs => $6::double precision / 1000)
-         FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY
-              AS e(event_id, name, sku, payload, n)
+    const sql = `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)
+       SELECT e.event_id, e.name, e.sku, e.payload, ${param(requestId ?? null)}::varchar,
+              now() + make_interval(secs => ${param(leaseMs)}::double precision / 1000)
+         FROM unnest(${param(encoded.map((e) => e.eventId))}::uuid[], ${param(encoded.map((e) => e.name))}::varchar[],
+                     ${param(encoded.map((e) => e.sku))}::varchar[], ${param(encoded.map((e) => JSON.stringify(e.payload)))}::jsonb[])
+              WITH ORDINALITY AS e(event_id, name, sku, payload, n)
+        ${gate ? `WHERE ${gate}` : ''}
         ORDER BY e.n
-       RETURNING id`,
-      [
-        encoded.map((e) => e.eventId),
-        encoded.map((e) => e.name),
-        encoded.map((e) => e.sku),
-        encoded.map((e) => JSON.stringify(e.payload)),
-        requestId ?? null,
-        leaseMs,
-      ],
-    );
-    events.forEach((event, i) => attachEnvelope(event, { outboxId: String(rows[i].id), eventId: encoded[i].eventId, requestId }));
+       RETURNING id`;
+    return {
+      sql,
+      attach: (ids) =>
+        events.forEach((event, i) => attachEnvelope(event, { outboxId: String(ids[i]), eventId: encoded[i].eventId, requestId })),
+    };
+  }
+
+  /** Appends events on their own (messages received from other systems). */
+  async append(events: readonly DomainEvent[], requestId: string | undefined, leaseMs: number): Promise<void> {
+    const params: unknown[] = [];
+    const insert = this.insertStatement(events, requestId, leaseMs, (v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
+    const rows: { id: string }[] = await this.dataSource.query(insert.sql, params);
+    insert.attach(rows.map((r) => r.id));
   }
 
   async markDispatched(ids: readonly string[]): Promise<void> {

@@ -1,11 +1,18 @@
 import type { QueryRunner } from 'typeorm';
+import type { OutboxStore } from '../../messaging/outbox.store.js';
 import { Batch, OrderLine, Product } from '../domain/index.js';
 import type { ProductRepository } from './unit-of-work.js';
 
 /** A product's state as loaded, to write back only what changed. */
 interface Snapshot {
   version: number;
-  batches: Map<string, { purchased: number; allocated: number; lines: Map<string, number> }>;
+  batches: Map<string, BatchSnapshot>;
+}
+
+interface BatchSnapshot {
+  purchased: number;
+  allocated: number;
+  lines: Set<string>;
 }
 
 /** Another command changed the product between our read and our write. */
@@ -16,67 +23,82 @@ export class ConcurrencyConflict extends Error {
   }
 }
 
-interface BatchRow {
-  reference: string;
-  purchased_quantity: number;
-  allocated_quantity: number;
+/**
+ * How a unit of work reads: `optimistic` reads without locks, outside any transaction, and relies on the
+ * version check of the single write; `locking` takes the product row with SELECT … FOR UPDATE first, so that
+ * commands on one SKU take turns (used after an optimistic attempt lost a race, so progress is certain).
+ */
+export type ReadMode = 'optimistic' | 'locking';
+
+export interface OutboxOptions {
+  store: OutboxStore;
+  requestId: string | undefined;
+  leaseMs: number;
+}
+
+interface ProductRow {
+  version: number;
+  reference: string | null;
+  purchased_quantity: number | null;
+  allocated_quantity: number | null;
   eta: string | null;
+  orderid: string | null;
+  qty: number | null;
 }
 
 /**
- * Loads products with `SELECT … FOR UPDATE` on the product row, so commands on one SKU take turns, and
- * reads only the lines an operation needs: allocating never loads a batch's other lines.
+ * Loads a product with its batches and their allocated counters in one statement, plus only the lines an
+ * operation needs (allocating never loads a batch's other lines, so it costs the same at 10 or 10,000
+ * lines). Saves all of a product's changes, and its events into the outbox, as one statement guarded by
+ * the version read: two commands can never both commit against the same version.
  */
 export class TypeOrmProductRepository implements ProductRepository {
   private readonly snapshots = new Map<Product, Snapshot>();
   private readonly added = new Set<Product>();
 
-  constructor(private readonly runner: QueryRunner) {}
-
-  /** Every product this repository handed out or was given. */
-  get seen(): Product[] {
-    return [...this.snapshots.keys(), ...this.added];
-  }
+  constructor(
+    private readonly runner: QueryRunner,
+    private readonly mode: ReadMode,
+  ) {}
 
   async get(sku: string, options: { orderid?: string } = {}): Promise<Product | undefined> {
-    const version = await this.lock(sku);
-    if (version === undefined) return undefined;
-    // A statement after the lock, so that under READ COMMITTED it sees what the previous holder committed.
-    const rows: (BatchRow & { orderid: string | null; qty: number | null })[] = await this.runner.query(
-      `SELECT b.reference, b.purchased_quantity, b.allocated_quantity, to_char(b.eta, 'YYYY-MM-DD') AS eta,
+    if (this.mode === 'locking' && !(await this.lock(sku))) return undefined;
+    // Under READ COMMITTED a statement after the lock sees what the previous holder committed; without a
+    // lock, version and batches still come from one snapshot, and the write checks the version.
+    const rows: ProductRow[] = await this.runner.query(
+      `SELECT p.version, b.reference, b.purchased_quantity, b.allocated_quantity, to_char(b.eta, 'YYYY-MM-DD') AS eta,
               a.orderid, a.qty
-         FROM batches b
-         LEFT JOIN allocations a ON a.batch_reference = b.reference AND a.orderid = $2 AND a.sku = b.sku
-        WHERE b.sku = $1`,
+         FROM products p
+         LEFT JOIN batches b ON b.sku = p.sku
+         LEFT JOIN allocations a ON a.batch_reference = b.reference AND a.orderid = $2 AND a.sku = p.sku
+        WHERE p.sku = $1`,
       [sku, options.orderid ?? null],
     );
-    const batches = rows.map((r) => {
-      const lines = r.orderid === null ? [] : [new OrderLine(r.orderid, sku, r.qty!)];
-      return new Batch(r.reference, sku, r.purchased_quantity, r.eta, lines, r.allocated_quantity);
-    });
-    return this.track(new Product(sku, batches, version));
+    if (rows.length === 0) return undefined;
+    const batches = rows
+      .filter((r) => r.reference !== null)
+      .map((r) => {
+        const lines = r.orderid === null ? [] : [new OrderLine(r.orderid, sku, r.qty!)];
+        return new Batch(r.reference!, sku, r.purchased_quantity!, r.eta, lines, r.allocated_quantity!);
+      });
+    return this.track(new Product(sku, batches, rows[0].version));
   }
 
   async getByBatchRef(ref: string): Promise<Product | undefined> {
     const found: { sku: string }[] = await this.runner.query('SELECT sku FROM batches WHERE reference = $1', [ref]);
     if (found.length === 0) return undefined;
-    const sku = found[0].sku;
-    const version = await this.lock(sku);
-    if (version === undefined) return undefined;
-    const rows: BatchRow[] = await this.runner.query(
-      `SELECT reference, purchased_quantity, allocated_quantity, to_char(eta, 'YYYY-MM-DD') AS eta
-         FROM batches WHERE sku = $1`,
-      [sku],
-    );
+    const product = await this.get(found[0].sku);
+    if (!product) return undefined;
     const lines: { orderid: string; qty: number }[] = await this.runner.query(
       'SELECT orderid, qty FROM allocations WHERE batch_reference = $1 ORDER BY id',
       [ref],
     );
-    const batches = rows.map((r) => {
-      const own = r.reference === ref ? lines.map((l) => new OrderLine(l.orderid, sku, l.qty)) : [];
-      return new Batch(r.reference, sku, r.purchased_quantity, r.eta, own, r.allocated_quantity);
-    });
-    return this.track(new Product(sku, batches, version));
+    // Shrinking a batch deallocates its newest lines: that one batch is loaded with all of them.
+    const batch = product.batch(ref)!;
+    const full = new Batch(ref, batch.sku, batch.purchasedQuantity, batch.eta, lines.map((l) => new OrderLine(l.orderid, batch.sku, l.qty)), batch.allocatedQuantity);
+    const reloaded = new Product(product.sku, product.batches.map((b) => (b.reference === ref ? full : b)), product.version);
+    this.snapshots.delete(product);
+    return this.track(reloaded);
   }
 
   async batchExists(ref: string): Promise<boolean> {
@@ -88,18 +110,25 @@ export class TypeOrmProductRepository implements ProductRepository {
     this.added.add(product);
   }
 
-  /** Writes every change of the products seen: version, batches, allocated lines. */
-  async save(): Promise<void> {
-    for (const product of this.added) await this.insert(product);
-    for (const [product, before] of this.snapshots) await this.update(product, before);
+  /** Every product this repository handed out or was given. */
+  get seen(): Product[] {
+    return [...this.snapshots.keys(), ...this.added];
   }
 
-  private async lock(sku: string): Promise<number | undefined> {
-    const rows: { version: number }[] = await this.runner.query(
-      'SELECT version FROM products WHERE sku = $1 FOR UPDATE',
-      [sku],
-    );
-    return rows[0]?.version;
+  /** Writes each product's changes and recorded events; returns the events written. */
+  async save(outbox: OutboxOptions): Promise<unknown[]> {
+    const written = [];
+    for (const product of this.seen) {
+      const events = product.events.splice(0);
+      await this.write(product, this.snapshots.get(product), events, outbox);
+      written.push(...events);
+    }
+    return written;
+  }
+
+  private async lock(sku: string): Promise<boolean> {
+    const rows: unknown[] = await this.runner.query('SELECT 1 FROM products WHERE sku = $1 FOR UPDATE', [sku]);
+    return rows.length > 0;
   }
 
   private track(product: Product): Product {
@@ -108,63 +137,69 @@ export class TypeOrmProductRepository implements ProductRepository {
       batches: new Map(
         product.batches.map((b) => [
           b.reference,
-          {
-            purchased: b.purchasedQuantity,
-            allocated: b.allocatedQuantity,
-            lines: new Map(b.allocations.map((l) => [l.orderid, l.qty])),
-          },
+          { purchased: b.purchasedQuantity, allocated: b.allocatedQuantity, lines: new Set(b.allocations.map((l) => l.orderid)) },
         ]),
       ),
     });
     return product;
   }
 
-  private async insert(product: Product): Promise<void> {
-    await this.runner.query('INSERT INTO products (sku, version) VALUES ($1, $2)', [product.sku, product.version]);
-    for (const batch of product.batches) await this.writeBatch(batch, undefined);
-  }
-
-  private async update(product: Product, before: Snapshot): Promise<void> {
-    if (product.version !== before.version) {
-      const result = await this.runner.query(
-        'UPDATE products SET version = $1 WHERE sku = $2 AND version = $3',
-        [product.version, product.sku, before.version],
-        true,
-      );
-      if (result.affected !== 1) throw new ConcurrencyConflict(product.sku);
-    }
-    for (const batch of product.batches) await this.writeBatch(batch, before.batches.get(batch.reference));
-  }
-
-  private async writeBatch(batch: Batch, before: Snapshot['batches'] extends Map<string, infer V> ? V | undefined : never) {
-    const lines = new Map(batch.allocations.map((l) => [l.orderid, l]));
+  /**
+   * One statement: the version check (or the product's creation) as the first CTE, every other change
+   * conditional on it, and the outbox rows. Zero rows from the check means another command got there first.
+   */
+  private async write(product: Product, before: Snapshot | undefined, events: unknown[], outbox: OutboxOptions): Promise<void> {
+    const params: unknown[] = [];
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const ctes: string[] = [];
+    const changed = !before || product.version !== before.version;
     if (!before) {
-      await this.runner.query(
-        `INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta) VALUES ($1, $2, $3, $4, $5)`,
-        [batch.reference, batch.sku, batch.purchasedQuantity, batch.allocatedQuantity, batch.eta],
+      ctes.push(`v AS (INSERT INTO products (sku, version) VALUES (${p(product.sku)}, ${p(product.version)}) RETURNING 1)`);
+    } else if (changed) {
+      ctes.push(
+        `v AS (UPDATE products SET version = ${p(product.version)} WHERE sku = ${p(product.sku)} AND version = ${p(before.version)} RETURNING 1)`,
       );
-    } else {
-      for (const orderid of before.lines.keys()) {
-        if (!lines.has(orderid)) {
-          await this.runner.query(
-            'DELETE FROM allocations WHERE orderid = $1 AND sku = $2 AND batch_reference = $3',
-            [orderid, batch.sku, batch.reference],
-          );
+    }
+    const gate = 'EXISTS (SELECT 1 FROM v)';
+    if (changed) {
+      for (const batch of product.batches) {
+        const old = before?.batches.get(batch.reference);
+        const lines = new Map(batch.allocations.map((l) => [l.orderid, l]));
+        if (!old) {
+          ctes.push(`INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
+                     SELECT ${p(batch.reference)}, ${p(batch.sku)}, ${p(batch.purchasedQuantity)}::int, ${p(batch.allocatedQuantity)}::int, ${p(batch.eta)}::date
+                      WHERE ${gate}`);
+        } else if (old.purchased !== batch.purchasedQuantity || old.allocated !== batch.allocatedQuantity) {
+          ctes.push(`UPDATE batches SET purchased_quantity = ${p(batch.purchasedQuantity)}, allocated_quantity = ${p(batch.allocatedQuantity)}
+                      WHERE reference = ${p(batch.reference)} AND ${gate}`);
+        }
+        const removed = [...(old?.lines ?? [])].filter((orderid) => !lines.has(orderid));
+        if (removed.length > 0) {
+          ctes.push(`DELETE FROM allocations WHERE sku = ${p(batch.sku)} AND batch_reference = ${p(batch.reference)}
+                      AND orderid = ANY(${p(removed)}::varchar[]) AND ${gate}`);
+        }
+        const added = [...lines.values()].filter((l) => !old?.lines.has(l.orderid));
+        if (added.length > 0) {
+          ctes.push(`INSERT INTO allocations (orderid, sku, qty, batch_reference)
+                     SELECT l.orderid, ${p(batch.sku)}, l.qty, ${p(batch.reference)}
+                       FROM unnest(${p(added.map((l) => l.orderid))}::varchar[], ${p(added.map((l) => l.qty))}::int[]) WITH ORDINALITY AS l(orderid, qty, n)
+                      WHERE ${gate} ORDER BY l.n`);
         }
       }
-      if (before.purchased !== batch.purchasedQuantity || before.allocated !== batch.allocatedQuantity) {
-        await this.runner.query(
-          'UPDATE batches SET purchased_quantity = $2, allocated_quantity = $3 WHERE reference = $1',
-          [batch.reference, batch.purchasedQuantity, batch.allocatedQuantity],
-        );
-      }
     }
-    for (const line of lines.values()) {
-      if (before?.lines.has(line.orderid)) continue;
-      await this.runner.query(
-        'INSERT INTO allocations (orderid, sku, qty, batch_reference) VALUES ($1, $2, $3, $4)',
-        [line.orderid, line.sku, line.qty, batch.reference],
-      );
-    }
+    if (ctes.length === 0 && events.length === 0) return;
+    const insert = events.length > 0 ? outbox.store.insertStatement(events as never, outbox.requestId, outbox.leaseMs, p, changed ? gate : undefined) : undefined;
+    const [first, ...rest] = ctes;
+    const named = [first, ...rest.map((sql, i) => `c${i} AS (${sql})`)].filter(Boolean);
+    if (insert) named.push(`o AS (${insert.sql})`);
+    const sql = `WITH ${named.join(',\n')}
+      SELECT ${changed ? '(SELECT count(*) FROM v)::int' : '1'} AS ok,
+             ${insert ? '(SELECT array_agg(id ORDER BY id) FROM o)' : 'NULL'} AS outbox_ids`;
+    const [row]: { ok: number; outbox_ids: string[] | null }[] = await this.runner.query(sql, params);
+    if (row.ok !== 1) throw new ConcurrencyConflict(product.sku);
+    insert?.attach(row.outbox_ids ?? []);
   }
 }

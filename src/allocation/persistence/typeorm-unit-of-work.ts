@@ -6,7 +6,7 @@ import { isConflict, isDatabaseUnavailable, TemporarilyUnavailable } from '../..
 import { currentRequestId } from '../../logging/request-context.js';
 import { OutboxStore } from '../../messaging/outbox.store.js';
 import type { DomainEvent } from '../domain/index.js';
-import { TypeOrmProductRepository } from './product.repository.js';
+import { type ReadMode, TypeOrmProductRepository } from './product.repository.js';
 import { EventPublisher, type ProductRepository, UnitOfWork } from './unit-of-work.js';
 
 @Injectable()
@@ -28,13 +28,17 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
     });
   }
 
+  /**
+   * The first attempt is optimistic: no transaction, one read, one guarded write (2 round trips). If it
+   * lost a race, the command runs again in a transaction that locks the product row, so it cannot lose
+   * again to another locking attempt; after `COMMAND_MAX_ATTEMPTS` it gives up with a 503.
+   */
   async run<T>(work: (products: ProductRepository) => Promise<T>): Promise<T> {
     let events: DomainEvent[] = [];
     let result: T;
     try {
       result = await this.conflictRetry.execute(async ({ attempt }) => {
-        if (attempt > 0) this.logger.debug(`retrying after a concurrency conflict (attempt ${attempt + 1})`);
-        const outcome = await this.once(work);
+        const outcome = await this.once(work, attempt === 0 ? 'optimistic' : 'locking');
         events = outcome.events;
         return outcome.result;
       });
@@ -52,18 +56,24 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
     return result;
   }
 
-  private async once<T>(work: (products: ProductRepository) => Promise<T>): Promise<{ result: T; events: DomainEvent[] }> {
+  private async once<T>(work: (products: ProductRepository) => Promise<T>, mode: ReadMode): Promise<{ result: T; events: DomainEvent[] }> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
+    const outbox = { store: this.outbox, requestId: currentRequestId(), leaseMs: this.config.outboxLeaseMs };
     try {
+      if (mode === 'optimistic') {
+        // Each statement commits on its own; the single write is all-or-nothing and checks the version.
+        const products = new TypeOrmProductRepository(runner, mode);
+        const result = await work(products);
+        const events = (await products.save(outbox)) as DomainEvent[];
+        return { result, events };
+      }
       await runner.startTransaction();
       try {
-        const products = new TypeOrmProductRepository(runner);
+        const products = new TypeOrmProductRepository(runner, mode);
         const result = await work(products);
-        await products.save();
-        const events = products.seen.flatMap((p) => p.events.splice(0));
         // The events commit with the change they describe: none is lost if the process dies after the commit.
-        if (events.length > 0) await this.outbox.append(runner, events, currentRequestId(), this.config.outboxLeaseMs);
+        const events = (await products.save(outbox)) as DomainEvent[];
         await runner.commitTransaction();
         return { result, events };
       } catch (error) {

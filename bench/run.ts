@@ -1,0 +1,336 @@
+/**
+ * `npm run bench`: builds and starts the service in production mode on a fresh database, seeds it, drives it
+ * with autocannon over loopback, prints a table, writes bench/results.json, and stops everything.
+ *
+ * BENCH_DURATION (seconds per run, default 15), BENCH_REPEAT (default 3), WEB_CONCURRENCY (workers of the
+ * service) and DATABASE_URL (a server to create the bench database on; default: embedded) adjust it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { freePort, removeDataDir, startEmbeddedPostgres, type RunningPostgres } from '../src/database/embedded-postgres.js';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 15);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+const SKUS = 1000;
+const AMPLE = 1_000_000_000;
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  fiveXX: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  const { url: dbUrl, cleanup } = await freshDatabase();
+  const client = new pg.Client({ connectionString: dbUrl });
+  let service: Service | undefined;
+  try {
+    service = await startService(root, dbUrl);
+    await client.connect();
+    log(`service up on port ${service.port} (${service.workers} worker${service.workers > 1 ? 's' : ''}); seeding`);
+    await seed(client);
+
+    const manySkus: Record<string, Run> = {};
+    for (const connections of [16, 64]) {
+      const runs: Run[] = [];
+      for (let i = 0; i < REPEAT; i++) {
+        runs.push(await load(service.port, connections, () => `bench-sku-${Math.floor(Math.random() * SKUS)}`, `many${connections}r${i}`));
+        log(`many SKUs, ${connections} connections, run ${i + 1}: ${fmt(runs.at(-1)!)}`);
+      }
+      manySkus[connections] = medianRun(runs);
+    }
+
+    const hotRuns: Run[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      hotRuns.push(await load(service.port, 16, () => 'bench-hot', `hot${i}`));
+      log(`hot SKU, 16 connections, run ${i + 1}: ${fmt(hotRuns.at(-1)!)}`);
+    }
+    const hot = medianRun(hotRuns);
+    const overAllocated = await overAllocatedBatches(client);
+
+    const growth: Record<string, number> = {};
+    for (const prior of [10, 1000, 10000]) {
+      const p50s: number[] = [];
+      for (let i = 0; i < REPEAT; i++) {
+        const r = await load(service.port, 1, () => `bench-growth-${prior}`, `growth${prior}r${i}`, Math.min(DURATION, 5));
+        p50s.push(r.p50);
+      }
+      growth[prior] = median(p50s);
+      log(`growth, ${prior} prior allocations: p50 ${growth[prior]} ms`);
+    }
+
+    const ceiling = await pgbenchCeiling(dbUrl);
+    const rssMb = service.peakRssMb();
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+      settings: { durationSeconds: DURATION, repeat: REPEAT, workers: service.workers },
+      manySkus,
+      hotSku: { ...hot, overAllocatedBatches: overAllocated },
+      growthP50Ms: growth,
+      growthRatio10000to10: growth[10000] / growth[10],
+      pgbenchTps: ceiling,
+      ratioToPgbench: ceiling ? manySkus[16].rps / ceiling : null,
+      ratioToReference: manySkus[16].rps / 260,
+      peakRssMbPerProcess: rssMb,
+      tookSeconds: Math.round((Date.now() - started) / 1000),
+    };
+    writeFileSync(path.join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    printTable(results);
+  } finally {
+    await client.end().catch(() => undefined);
+    await service?.stop();
+    await cleanup();
+  }
+}
+
+function medianRun(runs: Run[]): Run {
+  const pick = median(runs.map((r) => r.rps));
+  return runs.find((r) => r.rps === pick)!;
+}
+
+function fmt(r: Run): string {
+  return `${r.rps.toFixed(0)} allocations/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, 5xx ${r.fiveXX}`;
+}
+
+function log(line: string): void {
+  console.error(`[bench] ${line}`);
+}
+
+async function freshDatabase(): Promise<{ url: string; cleanup: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) {
+    const name = `allocation_bench_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(process.env.DATABASE_URL);
+    url.pathname = `/${name}`;
+    return {
+      url: url.toString(),
+      cleanup: async () => {
+        const a = new pg.Client({ connectionString: process.env.DATABASE_URL });
+        await a.connect();
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await a.end();
+      },
+    };
+  }
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'allocation-bench-'));
+  const server: RunningPostgres = await startEmbeddedPostgres({ dataDir: path.join(folder, 'pgdata') });
+  return {
+    url: server.url,
+    cleanup: async () => {
+      await server.stop();
+      await removeDataDir(server.dataDir);
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Service {
+  port: number;
+  workers: number;
+  peakRssMb(): number[];
+  stop(): Promise<void>;
+}
+
+async function startService(root: string, databaseUrl: string): Promise<Service> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [path.join(root, 'dist', 'src', 'main.js')], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'production', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited (${child.exitCode})`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (res.ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error('the service did not become healthy');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const pids = () => [child.pid!, ...childPids(child.pid!)];
+  const workers = Math.max(1, childPids(child.pid!).length);
+  return {
+    port,
+    workers,
+    peakRssMb: () =>
+      pids().map((pid) => {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        return Math.round(kb / 1024);
+      }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function childPids(pid: number): number[] {
+  const out = spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString() ?? '';
+  return out.split('\n').filter(Boolean).map(Number);
+}
+
+async function seed(client: pg.Client): Promise<void> {
+  // Straight into the tables (the service's own schema): 1,000 SKUs with a warehouse batch and a shipment.
+  await client.query(
+    `INSERT INTO products (sku, version)
+     SELECT 'bench-sku-' || i, 2 FROM generate_series(0, $1 - 1) i
+     UNION ALL SELECT 'bench-hot', 2
+     UNION ALL SELECT 'bench-growth-' || n, 2 FROM unnest(ARRAY[10, 1000, 10000]) n
+     UNION ALL SELECT 'pgb-' || i, 2 FROM generate_series(0, $1 - 1) i`,
+    [SKUS],
+  );
+  await client.query(
+    `INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
+     SELECT sku || '-warehouse', sku, $1::int, 0, NULL FROM products
+     UNION ALL SELECT sku || '-shipment', sku, $1::int, 0, DATE '2030-01-01' FROM products`,
+    [AMPLE],
+  );
+  for (const n of [10, 1000, 10000]) {
+    const sku = `bench-growth-${n}`;
+    await client.query(
+      `INSERT INTO allocations (orderid, sku, qty, batch_reference)
+       SELECT 'prior-' || i, $1::varchar, 1, $1::varchar || '-warehouse' FROM generate_series(1, $2::int) i`,
+      [sku, n],
+    );
+    await client.query(
+      `INSERT INTO allocations_view (orderid, sku, batch_reference)
+       SELECT 'prior-' || i, $1::varchar, $1::varchar || '-warehouse' FROM generate_series(1, $2::int) i`,
+      [sku, n],
+    );
+    await client.query(`UPDATE batches SET allocated_quantity = $2::int WHERE reference = $1::varchar || '-warehouse'`, [sku, n]);
+  }
+  await client.query('ANALYZE'); // fresh planner statistics, or the ceiling query seq-scans
+}
+
+let orderCounter = 0;
+
+async function load(port: number, connections: number, sku: () => string, tag: string, duration = DURATION): Promise<Run> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        path: '/allocate',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ orderid: `${tag}-${orderCounter++}`, sku: sku(), qty: 1 }) }),
+      },
+    ],
+  });
+  return {
+    rps: result['2xx'] / (result.duration || duration),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    fiveXX: result['5xx'],
+  };
+}
+
+async function overAllocatedBatches(client: pg.Client): Promise<number> {
+  const { rows } = await client.query(
+    `SELECT count(*)::int AS n FROM batches b
+      WHERE b.allocated_quantity > b.purchased_quantity
+         OR b.allocated_quantity <> (SELECT COALESCE(sum(qty), 0) FROM allocations a WHERE a.batch_reference = b.reference)`,
+  );
+  return rows[0].n;
+}
+
+/** The textbook allocation, as pgbench runs it at 16 clients against the same server. */
+async function pgbenchCeiling(url: string): Promise<number | null> {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort().reverse() : [];
+  const pgbench = ['/usr/bin/pgbench', ...versions.map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`)].find((p) => existsSync(p));
+  if (!pgbench) {
+    log('no pgbench on this machine: ceiling skipped (apt-get install postgresql-client-common postgresql)');
+    return null;
+  }
+  const script = path.join(os.tmpdir(), `allocation-bench-${process.pid}.sql`);
+  await writeFile(
+    script,
+    `\\set n random(0, ${SKUS - 1})
+\\set o random(1, 1000000000000)
+BEGIN;
+SELECT version FROM products WHERE sku = 'pgb-' || :n FOR UPDATE;
+SELECT b.reference, b.purchased_quantity, b.eta, COALESCE(SUM(a.qty), 0) AS allocated
+  FROM batches b LEFT JOIN allocations a ON a.batch_reference = b.reference
+ WHERE b.sku = 'pgb-' || :n GROUP BY b.reference, b.purchased_quantity, b.eta;
+INSERT INTO allocations (orderid, sku, qty, batch_reference) VALUES ('pgb-' || :o, 'pgb-' || :n, 1, 'pgb-' || :n || '-warehouse');
+UPDATE products SET version = version + 1 WHERE sku = 'pgb-' || :n;
+END;
+`,
+  );
+  const runs: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const r = spawnSync(pgbench, ['-n', '-c', '16', '-j', '2', '-T', String(DURATION), '-f', script, url], { encoding: 'utf8' });
+    const tps = Number(/tps = ([\d.]+)/.exec(r.stdout)?.[1]);
+    if (!tps) {
+      log(`pgbench failed: ${r.stderr || r.stdout}`);
+      return null;
+    }
+    runs.push(tps);
+    log(`pgbench textbook allocation, 16 clients, run ${i + 1}: ${tps.toFixed(0)} tps`);
+  }
+  await rm(script, { force: true });
+  return median(runs);
+}
+
+function printTable(r: {
+  manySkus: Record<string, Run>;
+  hotSku: Run & { overAllocatedBatches: number };
+  growthP50Ms: Record<string, number>;
+  growthRatio10000to10: number;
+  pgbenchTps: number | null;
+  ratioToPgbench: number | null;
+  ratioToReference: number;
+  peakRssMbPerProcess: number[];
+  settings: { durationSeconds: number; repeat: number; workers: number };
+}): void {
+  const m16 = r.manySkus[16];
+  const m64 = r.manySkus[64];
+  const rows = [
+    ['scenario', 'allocations/s', 'p50 ms', 'p99 ms', 'non-2xx', '5xx'],
+    ['many SKUs, 16 conn', m16.rps.toFixed(0), m16.p50, m16.p99, m16.non2xx, m16.fiveXX],
+    ['many SKUs, 64 conn', m64.rps.toFixed(0), m64.p50, m64.p99, m64.non2xx, m64.fiveXX],
+    ['hot SKU, 16 conn', r.hotSku.rps.toFixed(0), r.hotSku.p50, r.hotSku.p99, r.hotSku.non2xx, r.hotSku.fiveXX],
+  ].map((row) => row.map(String));
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const line = (row: string[]) => `| ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  console.log(`\nMedians of ${r.settings.repeat} runs of ${r.settings.durationSeconds} s; ${r.settings.workers} service worker(s).\n`);
+  console.log(line(rows[0]));
+  console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const row of rows.slice(1)) console.log(line(row));
+  console.log('');
+  console.log(`| figure | value |\n|---|---|`);
+  console.log(`| hot SKU: over-allocated batches after the run | ${r.hotSku.overAllocatedBatches} |`);
+  console.log(`| growth: p50 at 10 / 1,000 / 10,000 prior allocations | ${r.growthP50Ms[10]} / ${r.growthP50Ms[1000]} / ${r.growthP50Ms[10000]} ms (x${r.growthRatio10000to10.toFixed(2)}) |`);
+  console.log(`| pgbench textbook allocation, 16 clients | ${r.pgbenchTps ? `${r.pgbenchTps.toFixed(0)} tps` : 'n/a'} |`);
+  console.log(`| service / pgbench (many SKUs, 16 conn) | ${r.ratioToPgbench ? `x${r.ratioToPgbench.toFixed(2)}` : 'n/a'} |`);
+  console.log(`| service / reference Python service (260/s) | x${r.ratioToReference.toFixed(1)} |`);
+  console.log(`| peak RSS per process | ${r.peakRssMbPerProcess.map((m) => `${m} MB`).join(', ')} |`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
