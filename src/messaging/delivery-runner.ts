@@ -17,7 +17,6 @@ export type DeliveryResult =
 
 interface Capture {
   deliveries: Promise<DeliveryResult>[];
-  reads: Promise<DeliveryResult>[];
 }
 
 /**
@@ -41,6 +40,11 @@ export class DeliveryRunner {
     private readonly metrics: Metrics,
   ) {}
 
+  /** The handlers that apply (part of) their effect inside the command's own write. */
+  transactional(): DurableHandler[] {
+    return [...this.handlers.values()].filter((h) => h.inTransaction);
+  }
+
   register(handler: DurableHandler): void {
     if (this.handlers.has(handler.handlerName)) throw new Error(`two event handlers named ${handler.handlerName}`);
     this.handlers.set(handler.handlerName, handler);
@@ -52,9 +56,10 @@ export class DeliveryRunner {
 
   /** First delivery of an event to one handler (from the EventBus). */
   run(handler: DurableHandler, event: DomainEvent): Promise<DeliveryResult> {
-    const delivery = this.track(this.firstAttempt(handler, event));
+    const delivery = envelopeOf(event)?.appliedInTransaction?.includes(handler.handlerName)
+      ? this.alreadyApplied(handler, event)
+      : this.track(this.firstAttempt(handler, event));
     this.capture?.deliveries.push(delivery);
-    if (handler.servesReads) this.capture?.reads.push(delivery);
     return delivery;
   }
 
@@ -64,7 +69,7 @@ export class DeliveryRunner {
    */
   collect(publish: () => void): Capture {
     const outer = this.capture;
-    const capture: Capture = { deliveries: [], reads: [] };
+    const capture: Capture = { deliveries: [] };
     this.capture = capture;
     try {
       publish();
@@ -104,6 +109,11 @@ export class DeliveryRunner {
     const base = this.config.eventHandlerBackoffMs * 2 ** (attempts - 1);
     const capped = Math.min(base, this.config.eventHandlerBackoffMaxMs);
     return Math.round(capped / 2 + Math.random() * (capped / 2));
+  }
+
+  private async alreadyApplied(handler: DurableHandler, event: DomainEvent): Promise<DeliveryResult> {
+    this.metrics.handled.inc({ event: event.name, handler: handler.handlerName });
+    return 'delivered';
   }
 
   private async firstAttempt(handler: DurableHandler, event: DomainEvent): Promise<DeliveryResult> {

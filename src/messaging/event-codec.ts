@@ -28,6 +28,8 @@ export interface Envelope {
   outboxId: string;
   eventId: string;
   requestId?: string;
+  /** Handlers whose effect was applied in the transaction that wrote the event. */
+  appliedInTransaction?: readonly string[];
 }
 
 const envelopes = new WeakMap<object, Envelope>();

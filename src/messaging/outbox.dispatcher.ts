@@ -27,15 +27,14 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
     super();
   }
 
-  /** Resolves once the read-model projections have run, so the command's answer can be read back. */
+  /**
+   * Starts every handler of every event, and returns without waiting for them: what the API reads was
+   * projected in the command's own write.
+   */
   async publish(events: readonly DomainEvent[]): Promise<void> {
-    const reads: Promise<unknown>[] = [];
     for (const event of events) {
       const envelope = envelopeOf(event);
-      const { deliveries, reads: eventReads } = withRequestId(envelope?.requestId, () =>
-        this.runner.collect(() => this.eventBus.publish(event)),
-      );
-      reads.push(...eventReads);
+      const { deliveries } = withRequestId(envelope?.requestId, () => this.runner.collect(() => this.eventBus.publish(event)));
       if (envelope) {
         void Promise.all(deliveries).then((results) => {
           // An unstored failure leaves the event undispatched: the relay delivers it again after the lease.
@@ -43,7 +42,6 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
         });
       }
     }
-    await Promise.all(reads);
   }
 
   private markDispatched(id: string): void {

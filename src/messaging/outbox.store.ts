@@ -49,7 +49,7 @@ export class OutboxStore {
     leaseMs: number,
     param: (value: unknown) => string,
     gate?: string,
-  ): { sql: string; attach(ids: readonly (string | number)[]): void } {
+  ): { sql: string; attach(ids: readonly (string | number)[], appliedInTransaction?: readonly (readonly string[])[]): void } {
     const encoded = events.map((e) => ({ ...encodeEvent(e), eventId: randomUUID() }));
     const sql = `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)
        SELECT e.event_id, e.name, e.sku, e.payload, ${param(requestId ?? null)}::varchar,
@@ -62,8 +62,10 @@ export class OutboxStore {
        RETURNING id`;
     return {
       sql,
-      attach: (ids) =>
-        events.forEach((event, i) => attachEnvelope(event, { outboxId: String(ids[i]), eventId: encoded[i].eventId, requestId })),
+      attach: (ids, applied) =>
+        events.forEach((event, i) =>
+          attachEnvelope(event, { outboxId: String(ids[i]), eventId: encoded[i].eventId, requestId, appliedInTransaction: applied?.[i] }),
+        ),
     };
   }
 

@@ -12,6 +12,7 @@ import { EventPublisher } from '../../src/allocation/persistence/unit-of-work.js
 import { DeliveryRunner } from '../../src/messaging/delivery-runner.js';
 import type { DurableHandler } from '../../src/messaging/durable-handler.js';
 import { envelopeOf } from '../../src/messaging/event-codec.js';
+import { Metrics } from '../../src/messaging/metrics.js';
 import { OutboxStore } from '../../src/messaging/outbox.store.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { testConfig, unique } from '../support/config.js';
@@ -45,7 +46,9 @@ describe('crash safety: events committed but never dispatched', () => {
 
   it('are delivered by the relay of new instances, exactly once per handler', async () => {
     // 1. Commands commit in a process that dies before dispatching anything.
-    const uow = new TypeOrmUnitOfWork(dataSource, new DeadAfterCommit(), new OutboxStore(dataSource), testConfig({ OUTBOX_LEASE_MS: String(LEASE_MS) }));
+    const config = testConfig({ OUTBOX_LEASE_MS: String(LEASE_MS) });
+    const store = new OutboxStore(dataSource);
+    const uow = new TypeOrmUnitOfWork(dataSource, new DeadAfterCommit(), store, new DeliveryRunner(config, store, new Metrics()), config);
     await new CreateBatchHandler(uow).execute(new CreateBatch(b1, sku, 10, null));
     await new CreateBatchHandler(uow).execute(new CreateBatch(b2, sku, 10, '2030-01-01'));
     expect(await new AllocateHandler(uow).execute(new Allocate(o1, sku, 5))).toEqual({ kind: 'allocated', batchref: b1 });

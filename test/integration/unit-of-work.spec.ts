@@ -11,6 +11,8 @@ import { ConcurrencyConflict } from '../../src/allocation/persistence/product.re
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
 import { TemporarilyUnavailable } from '../../src/database/database-errors.js';
 import { EventPublisher } from '../../src/allocation/persistence/unit-of-work.js';
+import { DeliveryRunner } from '../../src/messaging/delivery-runner.js';
+import { Metrics } from '../../src/messaging/metrics.js';
 import { OutboxStore } from '../../src/messaging/outbox.store.js';
 import { openDataSource } from '../support/database.js';
 import { testConfig, unique } from '../support/config.js';
@@ -20,6 +22,13 @@ class RecordingPublisher extends EventPublisher {
   async publish(events: readonly DomainEvent[]): Promise<void> {
     this.events.push(...events);
   }
+}
+
+/** A unit of work as the service builds one, with no event handlers registered. */
+function unitOfWork(dataSource: DataSource, publisher: EventPublisher, env: Record<string, string> = {}): TypeOrmUnitOfWork {
+  const config = testConfig(env);
+  const store = new OutboxStore(dataSource);
+  return new TypeOrmUnitOfWork(dataSource, publisher, store, new DeliveryRunner(config, store, new Metrics()), config);
 }
 
 describe('TypeORM unit of work (real PostgreSQL)', () => {
@@ -33,8 +42,8 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
     dataSource = await openDataSource();
     other = await openDataSource();
     publisher = new RecordingPublisher();
-    uow = new TypeOrmUnitOfWork(dataSource, publisher, new OutboxStore(dataSource), testConfig());
-    otherUow = new TypeOrmUnitOfWork(other, publisher, new OutboxStore(other), testConfig());
+    uow = unitOfWork(dataSource, publisher);
+    otherUow = unitOfWork(other, publisher);
   });
 
   afterAll(async () => {
@@ -189,7 +198,7 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
   });
 
   it('re-runs the whole command after a lost race, and gives up with TemporarilyUnavailable past the bound', async () => {
-    const bounded = new TypeOrmUnitOfWork(dataSource, publisher, new OutboxStore(dataSource), testConfig({ COMMAND_MAX_ATTEMPTS: '3' }));
+    const bounded = unitOfWork(dataSource, publisher, { COMMAND_MAX_ATTEMPTS: '3' });
     let runs = 0;
     await expect(
       bounded.run(async () => {

@@ -5,6 +5,7 @@ import { Subject } from 'rxjs';
 import { Deallocated, OutOfStock } from '../../src/allocation/domain/index.js';
 import { ReallocationSaga } from '../../src/allocation/events/reallocation.saga.js';
 import { DeliveryRunner } from '../../src/messaging/delivery-runner.js';
+import { attachEnvelope } from '../../src/messaging/event-codec.js';
 import { Metrics } from '../../src/messaging/metrics.js';
 import type { OutboxStore } from '../../src/messaging/outbox.store.js';
 import { testConfig } from '../support/config.js';
@@ -41,14 +42,23 @@ describe('DeliveryRunner', () => {
     expect(await Metrics.value(metrics.handled, { event: 'OutOfStock', handler: 'Fine' })).toBe(1);
   });
 
-  it('collects the deliveries a publish starts, and among them those that serve reads', () => {
+  it('collects the deliveries a publish starts', () => {
     const { runner: r } = runner();
     const capture = r.collect(() => {
-      void r.run({ handlerName: 'View', servesReads: true, deliver: async () => undefined }, new OutOfStock('A'));
+      void r.run({ handlerName: 'View', deliver: async () => undefined }, new OutOfStock('A'));
       void r.run({ handlerName: 'Mail', deliver: async () => undefined }, new OutOfStock('A'));
     });
     expect(capture.deliveries).toHaveLength(2);
-    expect(capture.reads).toHaveLength(1);
+  });
+
+  it('does not run again a projection the command already applied in its own write', async () => {
+    const { metrics, runner: r } = runner();
+    let runs = 0;
+    const event = new OutOfStock('A');
+    attachEnvelope(event, { outboxId: '1', eventId: 'e', appliedInTransaction: ['View'] });
+    await expect(r.run({ handlerName: 'View', deliver: async () => void (runs += 1) }, event)).resolves.toBe('delivered');
+    expect(runs).toBe(0);
+    expect(await Metrics.value(metrics.handled, { event: 'OutOfStock', handler: 'View' })).toBe(1);
   });
 
   it('backs off exponentially with jitter, up to the cap', () => {

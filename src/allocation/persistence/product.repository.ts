@@ -1,5 +1,8 @@
 import type { QueryRunner } from 'typeorm';
+import { preparedQuery } from '../../database/prepared.js';
+import type { DurableHandler } from '../../messaging/durable-handler.js';
 import type { OutboxStore } from '../../messaging/outbox.store.js';
+import type { DomainEvent } from '../domain/index.js';
 import { Batch, OrderLine, Product } from '../domain/index.js';
 import type { ProductRepository } from './unit-of-work.js';
 
@@ -34,6 +37,8 @@ export interface OutboxOptions {
   store: OutboxStore;
   requestId: string | undefined;
   leaseMs: number;
+  /** Projections applied within the same write (the read model the API serves). */
+  projections: readonly DurableHandler[];
 }
 
 interface ProductRow {
@@ -65,7 +70,8 @@ export class TypeOrmProductRepository implements ProductRepository {
     if (this.mode === 'locking' && !(await this.lock(sku))) return undefined;
     // Under READ COMMITTED a statement after the lock sees what the previous holder committed; without a
     // lock, version and batches still come from one snapshot, and the write checks the version.
-    const rows: ProductRow[] = await this.runner.query(
+    const rows = await preparedQuery<ProductRow>(
+      this.runner,
       `SELECT p.version, b.reference, b.purchased_quantity, b.allocated_quantity, to_char(b.eta, 'YYYY-MM-DD') AS eta,
               a.orderid, a.qty
          FROM products p
@@ -116,8 +122,8 @@ export class TypeOrmProductRepository implements ProductRepository {
   }
 
   /** Writes each product's changes and recorded events; returns the events written. */
-  async save(outbox: OutboxOptions): Promise<unknown[]> {
-    const written = [];
+  async save(outbox: OutboxOptions): Promise<DomainEvent[]> {
+    const written: DomainEvent[] = [];
     for (const product of this.seen) {
       const events = product.events.splice(0);
       await this.write(product, this.snapshots.get(product), events, outbox);
@@ -148,7 +154,7 @@ export class TypeOrmProductRepository implements ProductRepository {
    * One statement: the version check (or the product's creation) as the first CTE, every other change
    * conditional on it, and the outbox rows. Zero rows from the check means another command got there first.
    */
-  private async write(product: Product, before: Snapshot | undefined, events: unknown[], outbox: OutboxOptions): Promise<void> {
+  private async write(product: Product, before: Snapshot | undefined, events: DomainEvent[], outbox: OutboxOptions): Promise<void> {
     const params: unknown[] = [];
     const p = (value: unknown) => {
       params.push(value);
@@ -190,16 +196,23 @@ export class TypeOrmProductRepository implements ProductRepository {
         }
       }
     }
+    const applied = events.map((event) =>
+      outbox.projections.flatMap((h) => {
+        const sql = h.inTransaction!(event, p, changed ? gate : undefined);
+        if (sql) ctes.push(sql);
+        return sql ? [h.handlerName] : [];
+      }),
+    );
     if (ctes.length === 0 && events.length === 0) return;
-    const insert = events.length > 0 ? outbox.store.insertStatement(events as never, outbox.requestId, outbox.leaseMs, p, changed ? gate : undefined) : undefined;
-    const [first, ...rest] = ctes;
+    const insert = events.length > 0 ? outbox.store.insertStatement(events, outbox.requestId, outbox.leaseMs, p, changed ? gate : undefined) : undefined;
+    const [first, ...rest] = changed ? ctes : [undefined, ...ctes];
     const named = [first, ...rest.map((sql, i) => `c${i} AS (${sql})`)].filter(Boolean);
     if (insert) named.push(`o AS (${insert.sql})`);
     const sql = `WITH ${named.join(',\n')}
       SELECT ${changed ? '(SELECT count(*) FROM v)::int' : '1'} AS ok,
              ${insert ? '(SELECT array_agg(id ORDER BY id) FROM o)' : 'NULL'} AS outbox_ids`;
-    const [row]: { ok: number; outbox_ids: string[] | null }[] = await this.runner.query(sql, params);
+    const [row] = await preparedQuery<{ ok: number; outbox_ids: string[] | null }>(this.runner, sql, params);
     if (row.ok !== 1) throw new ConcurrencyConflict(product.sku);
-    insert?.attach(row.outbox_ids ?? []);
+    insert?.attach(row.outbox_ids ?? [], applied);
   }
 }

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { isConflict, isDatabaseUnavailable, TemporarilyUnavailable } from '../../database/database-errors.js';
 import { currentRequestId } from '../../logging/request-context.js';
+import { DeliveryRunner } from '../../messaging/delivery-runner.js';
 import { OutboxStore } from '../../messaging/outbox.store.js';
 import type { DomainEvent } from '../domain/index.js';
 import { type ReadMode, TypeOrmProductRepository } from './product.repository.js';
@@ -18,6 +19,7 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
     private readonly dataSource: DataSource,
     private readonly events: EventPublisher,
     private readonly outbox: OutboxStore,
+    private readonly handlers: DeliveryRunner,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -59,13 +61,18 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
   private async once<T>(work: (products: ProductRepository) => Promise<T>, mode: ReadMode): Promise<{ result: T; events: DomainEvent[] }> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
-    const outbox = { store: this.outbox, requestId: currentRequestId(), leaseMs: this.config.outboxLeaseMs };
+    const outbox = {
+      store: this.outbox,
+      requestId: currentRequestId(),
+      leaseMs: this.config.outboxLeaseMs,
+      projections: this.handlers.transactional(),
+    };
     try {
       if (mode === 'optimistic') {
         // Each statement commits on its own; the single write is all-or-nothing and checks the version.
         const products = new TypeOrmProductRepository(runner, mode);
         const result = await work(products);
-        const events = (await products.save(outbox)) as DomainEvent[];
+        const events = await products.save(outbox);
         return { result, events };
       }
       await runner.startTransaction();
@@ -73,7 +80,7 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
         const products = new TypeOrmProductRepository(runner, mode);
         const result = await work(products);
         // The events commit with the change they describe: none is lost if the process dies after the commit.
-        const events = (await products.save(outbox)) as DomainEvent[];
+        const events = await products.save(outbox);
         await runner.commitTransaction();
         return { result, events };
       } catch (error) {

@@ -22,6 +22,6 @@ export abstract class UnitOfWork {
 
 /** Where committed events go (the EventBus, or the outbox in front of it). */
 export abstract class EventPublisher {
-  /** Resolves once the handlers that serve reads (projections) have run. */
+  /** Hands committed events to their handlers (without waiting for them to finish). */
   abstract publish(events: readonly DomainEvent[]): Promise<void>;
 }

@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { DataSource, QueryRunner } from 'typeorm';
+
+/**
+ * Hot-path statements as named prepared statements: PostgreSQL parses and plans each once per connection
+ * instead of on every request (the multi-CTE write costs more to plan than to run). Statement texts are a
+ * small fixed set, so the names (a hash of the text) stay bounded.
+ */
+const names = new Map<string, string>();
+
+function config(text: string, values: unknown[]): pg.QueryConfig {
+  let name = names.get(text);
+  if (!name) {
+    name = `s_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    names.set(text, name);
+  }
+  return { name, text, values };
+}
+
+/** Runs on the query runner's own connection (inside its transaction, if any). */
+export async function preparedQuery<T = Record<string, unknown>>(runner: QueryRunner, text: string, values: unknown[]): Promise<T[]> {
+  const client = (runner as unknown as { databaseConnection: pg.PoolClient }).databaseConnection;
+  if (!client) throw new Error('the query runner is not connected');
+  const result = await client.query(config(text, values));
+  return result.rows as T[];
+}
+
+/** Runs on any pooled connection, as a statement of its own. */
+export async function preparedPoolQuery<T = Record<string, unknown>>(dataSource: DataSource, text: string, values: unknown[]): Promise<T[]> {
+  const pool = (dataSource.driver as unknown as { master: pg.Pool }).master;
+  const result = await pool.query(config(text, values));
+  return result.rows as T[];
+}
