@@ -1,0 +1,76 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, removeDataDir } from '../../src/database/embedded-postgres.js';
+
+const main = path.resolve('dist', 'src', 'main.js'); // `npm test` compiles before it runs the tests
+
+function start(env: Record<string, string>, cwd: string) {
+  const child = spawn(process.execPath, [main], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+async function waitForHealth(port: number, timeoutMs = 30_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (res.ok) return res;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error('the service did not come up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the service as `npm start` runs it', () => {
+  it.each([
+    [{ PORT: 'abc' }, /PORT must be an integer from 1 to 65535 \(got "abc"\)/],
+    [{ DATABASE_URL: 'mysql://localhost/x' }, /DATABASE_URL must be a URL/],
+  ])('refuses a bad configuration %p with a clear message and exit code 1', async (env, message) => {
+    const run = start(env, os.tmpdir());
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(message);
+    expect(run.output()).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('starts on an embedded PostgreSQL with no configuration, and stops cleanly on SIGTERM', async () => {
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'allocation-start-'));
+    const port = await freePort();
+    const run = start({ PORT: String(port) }, cwd);
+    try {
+      const health = await waitForHealth(port);
+      expect(await health.json()).toMatchObject({ status: 'ok' });
+      const created = await fetch(`http://127.0.0.1:${port}/add_batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ref: 'b1', sku: 'LAMP', qty: 3 }),
+      });
+      expect(created.status).toBe(201);
+      const pidFile = path.join(cwd, '.data', 'postgres', 'postmaster.pid');
+      const postgresPid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('SIGTERM: shutting down');
+      expect(existsSync(pidFile)).toBe(false); // the embedded server stopped too
+      expect(() => process.kill(postgresPid, 0)).toThrow();
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await removeDataDir(path.join(cwd, '.data', 'postgres'));
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+});
