@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config/config.js';
@@ -24,9 +24,16 @@ export class LoggingModule {
       imports: [
         LoggerModule.forRoot({
           pinoHttp: config.logFormat === 'pretty' ? [options, pretty({ sync: true, colorize: true })] : options,
+          // Request logs are written at info: above it, skip pino-http's per-request work altogether (the
+          // request id still reaches every line through our own context).
+          ...(quietHttp(config.logLevel) ? { forRoutes: [{ path: '__no_request_logging__', method: RequestMethod.ALL }] } : {}),
         }),
       ],
       exports: [LoggerModule],
     };
   }
+}
+
+function quietHttp(level: AppConfig['logLevel']): boolean {
+  return ['warn', 'error', 'fatal', 'silent'].includes(level);
 }
