@@ -5,7 +5,7 @@ import type { DomainEvent } from '../allocation/domain/index.js';
 import type { DurableHandler } from './durable-handler.js';
 import { envelopeOf } from './event-codec.js';
 import { Metrics } from './metrics.js';
-import { OutboxStore, type DeliveryRow } from './outbox.store.js';
+import { OutboxStore, type DeliveryRow, type RetryOutcome, type RetryRule } from './outbox.store.js';
 
 export type DeliveryResult =
   /** The handler succeeded. */
@@ -88,8 +88,9 @@ export class DeliveryRunner {
       await handler.deliver(event);
     } catch (error) {
       this.failed(row.handler, event, attempts, error);
-      const max = options.manual ? attempts : this.config.eventHandlerMaxAttempts;
-      const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), max, (n) => this.backoff(n), isPermanent(error));
+      // A manual retry that fails leaves the dead letter where it was.
+      const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
+      const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule);
       this.afterFailure(row.handler, event, outcome, options.manual);
       return false;
     }
@@ -130,9 +131,7 @@ export class DeliveryRunner {
           envelope.outboxId,
           handler.handlerName,
           describe(error),
-          this.config.eventHandlerMaxAttempts,
-          (n) => this.backoff(n),
-          isPermanent(error),
+          this.rule(error, this.config.eventHandlerMaxAttempts),
         );
         this.afterFailure(handler.handlerName, event, outcome);
         return 'recorded';
@@ -143,12 +142,16 @@ export class DeliveryRunner {
     }
   }
 
+  private rule(error: unknown, maxAttempts: number): RetryRule {
+    return { maxAttempts, delayMs: (n) => this.backoff(n), permanent: isPermanent(error) };
+  }
+
   private failed(handler: string, event: DomainEvent, attempt: number, error: unknown): void {
     this.metrics.failures.inc({ event: event.name, handler });
     this.logger.warn({ msg: `${handler} failed on ${event.name} (attempt ${attempt})`, handler, event: event.name, payload: { ...event }, attempt, error: describe(error) });
   }
 
-  private afterFailure(handler: string, event: DomainEvent, outcome: { attempts: number; dead: boolean; delayMs: number }, manual = false): void {
+  private afterFailure(handler: string, event: DomainEvent, outcome: RetryOutcome, manual = false): void {
     if (outcome.dead) {
       if (!manual) this.metrics.deadLetters.inc({ event: event.name, handler });
       this.logger.error({ msg: `${handler} gave up on ${event.name} after ${outcome.attempts} attempts: dead letter`, handler, event: event.name, payload: { ...event } });

@@ -21,6 +21,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastPrune = 0;
+  private nextRun = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -61,7 +62,6 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     }, delayMs);
     this.timer.unref();
   }
-  private nextRun = 0;
 
   private async pass(): Promise<void> {
     for (;;) {

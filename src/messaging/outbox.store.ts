@@ -18,6 +18,20 @@ export interface DeliveryRow extends OutboxRow {
   attempts: number;
 }
 
+/** How a failed delivery goes on: tried again after `delayMs(attempts)`, or dead after the last attempt. */
+export interface RetryRule {
+  maxAttempts: number;
+  delayMs: (attempts: number) => number;
+  /** The failure will not pass on a retry: dead at once. */
+  permanent: boolean;
+}
+
+export interface RetryOutcome {
+  attempts: number;
+  dead: boolean;
+  delayMs: number;
+}
+
 export interface DeadLetter {
   id: string;
   eventId: string;
@@ -98,14 +112,7 @@ export class OutboxStore {
   }
 
   /** Records a failed attempt; returns whether the delivery is now dead and when it is tried next. */
-  async recordFailure(
-    outboxId: string,
-    handler: string,
-    error: string,
-    maxAttempts: number,
-    delayMs: (attempts: number) => number,
-    permanent: boolean,
-  ): Promise<{ attempts: number; dead: boolean; delayMs: number }> {
+  async recordFailure(outboxId: string, handler: string, error: string, rule: RetryRule): Promise<RetryOutcome> {
     const [row]: { attempts: number }[] = await this.dataSource.query(
       `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, last_error)
        VALUES ($1, $2, 'retrying', 1, now(), $3)
@@ -114,18 +121,16 @@ export class OutboxStore {
        RETURNING attempts`,
       [outboxId, handler, error],
     );
-    return this.schedule({ outboxId, handler }, row.attempts, maxAttempts, delayMs, permanent);
+    return this.schedule({ outboxId, handler }, row.attempts, rule);
   }
 
   private async schedule(
     key: { outboxId: string; handler: string } | { deliveryId: string },
     attempts: number,
-    maxAttempts: number,
-    delayMs: (attempts: number) => number,
-    permanent: boolean,
-  ): Promise<{ attempts: number; dead: boolean; delayMs: number }> {
-    const dead = permanent || attempts >= maxAttempts;
-    const delay = dead ? 0 : delayMs(attempts);
+    rule: RetryRule,
+  ): Promise<RetryOutcome> {
+    const dead = rule.permanent || attempts >= rule.maxAttempts;
+    const delay = dead ? 0 : rule.delayMs(attempts);
     const where = 'deliveryId' in key ? 'id = $1' : 'outbox_id = $1 AND handler = $4';
     const params = 'deliveryId' in key ? [key.deliveryId, dead ? 'dead' : 'retrying', delay] : [key.outboxId, dead ? 'dead' : 'retrying', delay, key.handler];
     await this.dataSource.query(
@@ -173,16 +178,9 @@ export class OutboxStore {
     await this.dataSource.query('DELETE FROM event_deliveries WHERE id = $1', [deliveryId]);
   }
 
-  async failed(
-    deliveryId: string,
-    attempts: number,
-    error: string,
-    maxAttempts: number,
-    delayMs: (attempts: number) => number,
-    permanent: boolean,
-  ): Promise<{ attempts: number; dead: boolean; delayMs: number }> {
+  async failed(deliveryId: string, attempts: number, error: string, rule: RetryRule): Promise<RetryOutcome> {
     await this.dataSource.query('UPDATE event_deliveries SET attempts = $2, last_error = $3 WHERE id = $1', [deliveryId, attempts, error]);
-    return this.schedule({ deliveryId }, attempts, maxAttempts, delayMs, permanent);
+    return this.schedule({ deliveryId }, attempts, rule);
   }
 
   async deadLetters(limit: number, offset: number): Promise<{ items: DeadLetter[]; total: number }> {
