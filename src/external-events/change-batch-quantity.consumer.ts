@@ -41,6 +41,7 @@ export class ChangeBatchQuantityConsumer
   private readonly instanceId = randomUUID();
   private leader = false;
   private timer: NodeJS.Timeout | undefined;
+  private campaigning: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -116,20 +117,26 @@ export class ChangeBatchQuantityConsumer
     await this.dispatcher.publish([event]);
   }
 
-  /** Takes or keeps the leader lock, and subscribes exactly while it holds it. */
-  private async campaign(): Promise<void> {
+  /** Takes or keeps the leader lock, and subscribes exactly while it holds it; one round at a time. */
+  private campaign(): Promise<void> {
+    this.campaigning ??= this.round().finally(() => (this.campaigning = undefined));
+    return this.campaigning;
+  }
+
+  private async round(): Promise<void> {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     try {
-      const held = this.leader
-        ? (await this.redis.commands.eval(
-            `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`,
-            1,
-            LEADER_KEY,
-            this.instanceId,
-            LEADER_TTL_MS,
-          )) === 1
-        : (await this.redis.commands.set(LEADER_KEY, this.instanceId, 'PX', LEADER_TTL_MS, 'NX')) === 'OK';
+      // Renew the lock if it is ours, take it if it is free.
+      const held =
+        (await this.redis.commands.eval(
+          `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2])
+           elseif redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 else return 0 end`,
+          1,
+          LEADER_KEY,
+          this.instanceId,
+          LEADER_TTL_MS,
+        )) === 1;
       if (held && !this.leader) {
         await this.redis.subscriber.subscribe(CHANGE_BATCH_QUANTITY);
         this.leader = true;

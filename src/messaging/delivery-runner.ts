@@ -80,7 +80,11 @@ export class DeliveryRunner {
   }
 
   /** A stored delivery whose retry is due (from the relay or the admin endpoint). */
-  async retry(row: DeliveryRow, event: DomainEvent, options: { manual?: boolean } = {}): Promise<boolean> {
+  retry(row: DeliveryRow, event: DomainEvent, options: { manual?: boolean } = {}): Promise<boolean> {
+    return this.track(this.retryOnce(row, event, options));
+  }
+
+  private async retryOnce(row: DeliveryRow, event: DomainEvent, options: { manual?: boolean }): Promise<boolean> {
     const handler = this.handlers.get(row.handler);
     const attempts = row.attempts + 1;
     try {

@@ -114,10 +114,12 @@ export class OutboxStore {
   /** Records a failed attempt; returns whether the delivery is now dead and when it is tried next. */
   async recordFailure(outboxId: string, handler: string, error: string, rule: RetryRule): Promise<RetryOutcome> {
     const [row]: { attempts: number }[] = await this.dataSource.query(
-      `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, last_error)
-       VALUES ($1, $2, 'retrying', 1, now(), $3)
+      // Held (claimed) until it is scheduled just below, so no relay retries it in between.
+      `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, claimed_until, last_error)
+       VALUES ($1, $2, 'retrying', 1, now(), now() + interval '1 minute', $3)
        ON CONFLICT (outbox_id, handler) DO UPDATE
-         SET attempts = event_deliveries.attempts + 1, last_error = EXCLUDED.last_error, updated_at = now()
+         SET attempts = event_deliveries.attempts + 1, last_error = EXCLUDED.last_error, updated_at = now(),
+             claimed_until = now() + interval '1 minute'
        RETURNING attempts`,
       [outboxId, handler, error],
     );
