@@ -15,6 +15,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  // JSON API answers: no ETag hashing of every body, and no framework banner.
+  app.set('etag', false);
+  app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalFilters(new ErrorFilter());
