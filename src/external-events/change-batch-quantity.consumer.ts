@@ -147,7 +147,7 @@ export class ChangeBatchQuantityConsumer
     } catch (error) {
       // Redis unreachable: another instance may take over once our lock expires, so stop consuming.
       if (this.leader) await this.stepDown();
-      this.logger.debug?.({ msg: `leader election: ${(error as Error).message}` });
+      this.logger.debug({ msg: `leader election: ${(error as Error).message}` });
     }
     if (!this.stopped) {
       this.timer = setTimeout(() => void this.campaign(), RENEW_MS);

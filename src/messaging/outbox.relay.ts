@@ -38,14 +38,17 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.running?.catch(() => undefined);
   }
 
   /** Runs one pass now (or right after the one under way); resolves when it is done. */
-  async runOnce(): Promise<void> {
-    while (this.running) await this.running;
-    this.running = this.pass().finally(() => (this.running = undefined));
-    return this.running;
+  runOnce(): Promise<void> {
+    const next = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.pass());
+    const tracked = next.finally(() => {
+      if (this.running === tracked) this.running = undefined;
+    });
+    this.running = tracked;
+    return tracked;
   }
 
   private wakeIn(delayMs: number): void {
