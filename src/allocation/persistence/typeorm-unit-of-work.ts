@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
@@ -12,7 +12,6 @@ import { EventPublisher, type ProductRepository, UnitOfWork } from './unit-of-wo
 
 @Injectable()
 export class TypeOrmUnitOfWork extends UnitOfWork {
-  private readonly logger = new Logger(TypeOrmUnitOfWork.name);
   private readonly conflictRetry;
 
   constructor(
