@@ -200,17 +200,31 @@ export class OutboxStore {
     return { items, total };
   }
 
-  /** Deletes dispatched events older than the retention that no failed delivery still needs. */
-  async prune(retentionMs: number, limit = 10_000): Promise<number> {
-    const [, count]: [unknown, number] = await this.dataSource.query(
-      `DELETE FROM outbox WHERE id IN (
-         SELECT o.id FROM outbox o
-          WHERE o.dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
-            AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.outbox_id = o.id)
-          LIMIT $2)`,
-      [retentionMs, limit],
+  /**
+   * Deletes dispatched events older than the retention that no failed delivery still needs, and the
+   * e-mail keys as old, in batches (short transactions) until none is left or `maxBatches` ran, so that
+   * pruning keeps up with a busy service.
+   */
+  async prune(retentionMs: number, batch = 10_000, maxBatches = 100): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const [, count]: [unknown, number] = await this.dataSource.query(
+        `DELETE FROM outbox WHERE id IN (
+           SELECT o.id FROM outbox o
+            WHERE o.dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
+              AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.outbox_id = o.id)
+            LIMIT $2)`,
+        [retentionMs, batch],
+      );
+      total += count;
+      if (count < batch) break;
+    }
+    // An event redelivered after this long is no longer expected; its e-mail key can go.
+    await this.dataSource.query(
+      `DELETE FROM sent_notifications WHERE sent_at < now() - make_interval(secs => $1::double precision / 1000)`,
+      [retentionMs],
     );
-    return count;
+    return total;
   }
 
   async stats(): Promise<{ pending: number; oldestAgeSeconds: number; retrying: number; dead: number }> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { OutboxStore } from '../../src/messaging/outbox.store.js';
@@ -29,6 +30,7 @@ describe('outbox store (real PostgreSQL)', () => {
   it('prunes old dispatched events, but keeps recent ones, undispatched ones and those a dead letter needs', async () => {
     const sku = unique('PRUNE');
     const old = await insert(sku, 3);
+    const older = await insert(sku, 4);
     const recent = await insert(sku, 0);
     const undispatched = await insert(sku, null, "now() + interval '1 hour'");
     const withDeadLetter = await insert(sku, 3);
@@ -36,10 +38,18 @@ describe('outbox store (real PostgreSQL)', () => {
       `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, last_error) VALUES ($1, 'X', 'dead', 5, now(), 'e')`,
       [withDeadLetter],
     );
-    await store.prune(24 * 3_600_000);
+    const [oldMail, newMail] = [randomUUID(), randomUUID()];
+    await dataSource.query(
+      `INSERT INTO sent_notifications (event_id, sent_at) VALUES ($1, now() - interval '3 days'), ($2, now())`,
+      [oldMail, newMail],
+    );
+    await store.prune(24 * 3_600_000, 1); // batches of one: it goes on until none is left
     const left = await dataSource.query(`SELECT id FROM outbox WHERE sku = $1 ORDER BY id`, [sku]);
+    const mails = await dataSource.query(`SELECT event_id FROM sent_notifications WHERE event_id = ANY($1::uuid[])`, [[oldMail, newMail]]);
+    expect(mails).toEqual([{ event_id: newMail }]);
     expect(left.map((r: { id: string }) => String(r.id))).toEqual([recent, undispatched, withDeadLetter]);
     expect(left.map((r: { id: string }) => String(r.id))).not.toContain(old);
+    expect(left.map((r: { id: string }) => String(r.id))).not.toContain(older);
   });
 
   it('lets only one of several relays claim an undispatched event, and only once its lease ran out', async () => {
