@@ -7,7 +7,7 @@ import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change
 import { CreateBatch } from '../../src/allocation/commands/create-batch/create-batch.command.js';
 import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/create-batch.handler.js';
 import { Allocated, Deallocated, type DomainEvent, DuplicateBatch, OrderLine, OutOfStock, Product } from '../../src/allocation/domain/index.js';
-import { ConcurrencyConflict } from '../../src/allocation/persistence/product.repository.js';
+import { ConcurrencyConflict, TypeOrmProductRepository } from '../../src/allocation/persistence/product.repository.js';
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
 import { TemporarilyUnavailable } from '../../src/database/database-errors.js';
 import { EventPublisher } from '../../src/allocation/persistence/unit-of-work.js';
@@ -218,5 +218,34 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
       .catch((e: unknown) => e);
     expect(runs).toBe(3);
     expect(error).toBeInstanceOf(TemporarilyUnavailable);
+  });
+
+  it('does not shrink a batch from lines read after another command changed them (reads without a lock)', async () => {
+    const sku = unique('SNAPSHOT');
+    const ref = unique('b');
+    await handlers(uow).create(ref, sku, 10, null);
+    await handlers(uow).allocate('o1', sku, 3);
+    await handlers(uow).allocate('o2', sku, 3);
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      // Between the product read and the lines read, another command deallocates o2.
+      const query = runner.query.bind(runner);
+      runner.query = (async (sql: string, params?: unknown[]) => {
+        if (sql.startsWith('SELECT orderid, qty FROM allocations')) {
+          await other.query(`DELETE FROM allocations WHERE orderid = 'o2' AND sku = $1`, [sku]);
+          await other.query(`UPDATE batches SET allocated_quantity = 3 WHERE reference = $1`, [ref]);
+          await other.query(`UPDATE products SET version = version + 1 WHERE sku = $1`, [sku]);
+        }
+        return query(sql, params);
+      }) as typeof runner.query;
+      const repository = new TypeOrmProductRepository(runner, 'optimistic');
+      await expect(repository.getByBatchRef(ref)).rejects.toThrow(ConcurrencyConflict);
+    } finally {
+      await runner.release();
+    }
+    // Through the unit of work the command simply runs again under the lock.
+    await handlers(uow).change(ref, 1);
+    expect((await stock(sku)).batches[0]).toMatchObject({ purchased_quantity: 1, allocated_quantity: 0, summed: 0 });
   });
 });

@@ -101,6 +101,9 @@ export class TypeOrmProductRepository implements ProductRepository {
     );
     // Shrinking a batch deallocates its newest lines: that one batch is loaded with all of them.
     const batch = product.batch(ref)!;
+    // Without a lock the lines come from a later snapshot than the counter; if another command changed
+    // them in between, the two disagree: start again under the lock.
+    if (lines.reduce((sum, l) => sum + l.qty, 0) !== batch.allocatedQuantity) throw new ConcurrencyConflict(product.sku);
     const full = new Batch(ref, batch.sku, batch.purchasedQuantity, batch.eta, lines.map((l) => new OrderLine(l.orderid, batch.sku, l.qty)), batch.allocatedQuantity);
     const reloaded = new Product(product.sku, product.batches.map((b) => (b.reference === ref ? full : b)), product.version);
     this.snapshots.delete(product);
