@@ -4,8 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { ErrorResponse } from '../http/error-response.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from '../messaging/delivery-runner.js';
-import { attachEnvelope, decodeEvent } from '../messaging/event-codec.js';
-import { OutboxStore } from '../messaging/outbox.store.js';
+import { eventFromRow, OutboxStore } from '../messaging/outbox.store.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 
 class DeadLetterResponse {
@@ -70,8 +69,7 @@ export class FailedEventsController {
     const row = await this.store.claimDead(id, this.config.outboxLeaseMs);
     if (row === undefined) throw new NotFoundException(`No dead letter ${id}`);
     if (row === 'busy') throw new ConflictException(`Dead letter ${id} is being retried right now`);
-    const event = decodeEvent(row.name, row.payload);
-    attachEnvelope(event, { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined });
+    const event = eventFromRow(row);
     const delivered = await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, event, { manual: true }));
     if (delivered) return { id, delivered };
     const [again] = (await this.store.deadLetters(500, 0)).items.filter((d) => d.id === id);

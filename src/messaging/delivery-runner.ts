@@ -50,10 +50,6 @@ export class DeliveryRunner {
     this.handlers.set(handler.handlerName, handler);
   }
 
-  handler(name: string): DurableHandler | undefined {
-    return this.handlers.get(name);
-  }
-
   /** First delivery of an event to one handler (from the EventBus). */
   run(handler: DurableHandler, event: DomainEvent): Promise<DeliveryResult> {
     const delivery = envelopeOf(event)?.appliedInTransaction?.includes(handler.handlerName)

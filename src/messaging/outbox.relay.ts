@@ -2,9 +2,8 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnAppl
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
-import { decodeEvent, attachEnvelope } from './event-codec.js';
 import { OutboxDispatcher } from './outbox.dispatcher.js';
-import { OutboxStore, type OutboxRow } from './outbox.store.js';
+import { eventFromRow, OutboxStore } from './outbox.store.js';
 
 const BATCH = 100;
 
@@ -42,7 +41,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /** Runs one pass now (or right after the one under way); resolves when it is done. */
-  runOnce(): Promise<void> {
+  private runOnce(): Promise<void> {
     const next = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.pass());
     const tracked = next.finally(() => {
       if (this.running === tracked) this.running = undefined;
@@ -71,13 +70,13 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       const undispatched = await this.store.claimUndispatched(BATCH, this.config.outboxLeaseMs);
       if (undispatched.length > 0) {
         this.logger.log({ msg: `relaying ${undispatched.length} undispatched events` });
-        await this.dispatcher.publish(undispatched.map((row) => this.rebuild(row)));
+        await this.dispatcher.publish(undispatched.map(eventFromRow));
         await this.runner.drain();
         await this.dispatcher.flush();
       }
       const due = await this.store.claimDue(BATCH, this.config.outboxLeaseMs);
       for (const row of due) {
-        await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, this.rebuild(row)));
+        await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, eventFromRow(row)));
       }
       if (this.stopped || (undispatched.length < BATCH && due.length < BATCH)) break;
     }
@@ -86,11 +85,5 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       const pruned = await this.store.prune(this.config.outboxRetentionMs);
       if (pruned > 0) this.logger.log({ msg: `pruned ${pruned} dispatched events` });
     }
-  }
-
-  private rebuild(row: OutboxRow) {
-    const event = decodeEvent(row.name, row.payload);
-    attachEnvelope(event, { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined });
-    return event;
   }
 }

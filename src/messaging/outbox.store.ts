@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { DomainEvent } from '../allocation/domain/index.js';
-import { attachEnvelope, encodeEvent } from './event-codec.js';
+import { attachEnvelope, decodeEvent, encodeEvent } from './event-codec.js';
 
 export interface OutboxRow {
   id: string;
@@ -16,6 +16,13 @@ export interface DeliveryRow extends OutboxRow {
   delivery_id: string;
   handler: string;
   attempts: number;
+}
+
+/** The event an outbox row holds, rebuilt as an instance of its class, with its envelope. */
+export function eventFromRow(row: OutboxRow): DomainEvent {
+  const event = decodeEvent(row.name, row.payload);
+  attachEnvelope(event, { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined });
+  return event;
 }
 
 /** How a failed delivery goes on: tried again after `delayMs(attempts)`, or dead after the last attempt. */
