@@ -39,6 +39,7 @@ describe('crash safety: events committed but never dispatched', () => {
   });
 
   afterAll(async () => {
+    jest.restoreAllMocks();
     for (const t of instances) await t.close();
     await dataSource.destroy();
     await smtp.close();
@@ -57,25 +58,23 @@ describe('crash safety: events committed but never dispatched', () => {
     const pending = await dataSource.query(`SELECT name FROM outbox WHERE sku = $1 AND dispatched_at IS NULL ORDER BY id`, [sku]);
     expect(pending.map((r: { name: string }) => r.name)).toEqual(['Allocated', 'OutOfStock', 'Deallocated']);
 
-    // 2. Two fresh instances on the same database, with no memory of those events.
+    // 2. Two fresh instances on the same database, with no memory of those events. Every delivery is
+    // recorded from before they start: a relay may deliver at bootstrap already.
+    const deliveries: string[] = [];
+    const run = DeliveryRunner.prototype.run;
+    jest.spyOn(DeliveryRunner.prototype, 'run').mockImplementation(function (this: DeliveryRunner, handler: DurableHandler, event: DomainEvent) {
+      if ((event as { sku?: string }).sku === sku) deliveries.push(`${event.name}/${envelopeOf(event)?.eventId}/${handler.handlerName}`);
+      return run.call(this, handler, event);
+    });
     const env = { SMTP_URL: smtp.url, OUTBOX_POLL_MS: '50', OUTBOX_LEASE_MS: String(LEASE_MS) };
     instances = [await startTestApp(env), await startTestApp(env)];
-    const deliveries: string[] = [];
-    for (const t of instances) {
-      const runner = t.app.get(DeliveryRunner);
-      const run = runner.run.bind(runner);
-      jest.spyOn(runner, 'run').mockImplementation((handler: DurableHandler, event: DomainEvent) => {
-        if ((event as { sku?: string }).sku === sku) deliveries.push(`${event.name}/${envelopeOf(event)?.eventId}/${handler.handlerName}`);
-        return run(handler, event);
-      });
-    }
 
     // 3. Once the dead process's lease runs out, the relays deliver everything.
     await eventually(async () => {
       const rows = await dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE sku = $1 AND dispatched_at IS NULL`, [sku]);
       expect(rows[0].n).toBe(0);
       expect((await instances[0].http.get(`/allocations/${o1}`)).body).toEqual([{ sku, batchref: b2 }]);
-    }, 10_000);
+    });
     for (const t of instances) await t.app.get(DeliveryRunner).drain();
 
     // Each (event, handler) pair ran once, although two relays were polling.

@@ -14,7 +14,7 @@ async function leaderOf(apps: TestApp[]): Promise<TestApp> {
     const leader = apps.find((t) => t.app.get(ChangeBatchQuantityConsumer).isLeader);
     if (!leader) throw new Error('no leader yet');
     return leader;
-  }, 15_000);
+  });
 }
 
 describeWithRedis('external events over Redis (the book\'s channels)', () => {
@@ -129,7 +129,7 @@ describeWithRedis('Redis outages (a redis-server of the test\'s own)', () => {
       await eventually(async () => {
         const received = out.messages.filter((m) => m.sku === sku);
         expect(received.map((m) => m.orderid).sort()).toEqual([...orders].sort());
-      }, 15_000);
+      });
       expect(out.messages.filter((m) => m.sku === sku).every((m) => m.batchref === ref && m.qty === 1)).toBe(true);
     } finally {
       out.close();

@@ -16,8 +16,11 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
   return { app, http: request(server), close: () => app.close() };
 }
 
-/** Polls `check` until it stops throwing (for effects of events, which run after the answer). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
+/**
+ * Polls `check` until it stops throwing (for effects of events, which run after the answer). The timeout
+ * only bounds a failure; it is generous because these machines are noisy.
+ */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
