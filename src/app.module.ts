@@ -7,7 +7,6 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ExternalEventsModule } from './external-events/external-events.module.js';
 import { HealthModule } from './health/health.module.js';
-import { LoggingModule } from './logging/logging.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
 
 @Module({})
@@ -17,7 +16,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggingModule.forRoot(config),
         DatabaseModule.forRoot(config),
         CqrsModule.forRoot(),
         MessagingModule,

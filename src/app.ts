@@ -2,24 +2,28 @@ import { BadRequestException, type INestApplication, ValidationPipe } from '@nes
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { ErrorFilter } from './http/error.filter.js';
-import { requestIdMiddleware } from './logging/request-context.js';
+import { hardenHttpServer } from './http/http-server.js';
+import { jsonBodyGuard } from './http/json-body.js';
+import { createRootLogger, type Logger } from './logging/logger.js';
+import { NestPinoLogger } from './logging/nest-logger.js';
+import { requestLog } from './logging/request-log.js';
 
 /** Builds the whole application (used by main.ts and by the e2e tests). `config.databaseUrl` must be set. */
-export async function createApp(config: AppConfig): Promise<INestApplication> {
+export async function createApp(config: AppConfig, logger: Logger = createRootLogger(config)): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
-    bufferLogs: true,
+    logger: new NestPinoLogger(logger),
   });
-  app.useLogger(app.get(Logger));
   // JSON API answers: no ETag hashing of every body, and no framework banner.
   app.set('etag', false);
   app.disable('x-powered-by');
-  app.use(requestIdMiddleware);
+  hardenHttpServer(app.getHttpServer(), config, logger);
+  app.use(requestLog(logger));
   app.useBodyParser('json', { limit: '1mb' });
+  app.use(jsonBodyGuard);
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(
     new ValidationPipe({

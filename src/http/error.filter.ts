@@ -1,6 +1,7 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
 import type { Response } from 'express';
-import { isDatabaseUnavailable, TemporarilyUnavailable } from '../database/database-errors.js';
+import { asTemporarilyUnavailable, RETRY_AFTER } from '../database/database-errors.js';
+import { recordFailure } from '../logging/request-log.js';
 import { DomainError, DuplicateBatch, InvalidSku, OrderLineConflict, UnknownBatch } from '../allocation/domain/errors.js';
 
 interface HttpError {
@@ -18,19 +19,19 @@ const DOMAIN_STATUS = new Map<Function, number>([
   [OrderLineConflict, HttpStatus.CONFLICT],
 ]);
 
-/** Turns every error into a JSON answer with a `message`; only the unexpected ones are 500s, logged with their stack. */
+/**
+ * Turns every error into a JSON answer with a `message`; only the unexpected ones are 500s. The request's
+ * one log line (request-log.ts) carries the reason: the error with its stack for a 500, the cause of a 503.
+ */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger('HTTP');
-
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const error = this.translate(exception);
-    if (error.status >= 500 && error.status !== HttpStatus.SERVICE_UNAVAILABLE) {
-      this.logger.error((exception as Error)?.message ?? String(exception), (exception as Error)?.stack);
-    } else if (error.status === HttpStatus.SERVICE_UNAVAILABLE) {
-      this.logger.warn({ msg: 'answered 503', error: (exception as Error)?.message, cause: String((exception as Error)?.cause ?? '') });
-    }
+    recordFailure(response, {
+      message: error.message,
+      error: error.status === HttpStatus.SERVICE_UNAVAILABLE ? ((exception as Error)?.cause ?? exception) : error.status >= 500 ? exception : undefined,
+    });
     if (response.headersSent) return;
     if (error.retryAfter !== undefined) response.setHeader('Retry-After', String(error.retryAfter));
     response.status(error.status).json({
@@ -48,16 +49,14 @@ export class ErrorFilter implements ExceptionFilter {
         typeof body === 'string' ? body : ((body as { message?: string | string[] }).message ?? exception.message);
       const status = exception.getStatus();
       const extra = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
-      return { status, message, retryAfter: status === 503 ? 5 : undefined, extra };
+      return { status, message, retryAfter: status === 503 ? RETRY_AFTER.outage : undefined, extra };
     }
     if (exception instanceof DomainError) {
       return { status: DOMAIN_STATUS.get(exception.constructor) ?? HttpStatus.UNPROCESSABLE_ENTITY, message: exception.message };
     }
-    if (exception instanceof TemporarilyUnavailable) {
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: exception.message, retryAfter: exception.retryAfterSeconds };
-    }
-    if (isDatabaseUnavailable(exception)) {
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: 'The database is unavailable; try again later', retryAfter: 5 };
+    const unavailable = asTemporarilyUnavailable(exception);
+    if (unavailable) {
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: unavailable.message, retryAfter: unavailable.retryAfterSeconds };
     }
     // Errors of the body parser (malformed JSON, too large, bad charset) carry their own 4xx status.
     const parser = exception as { status?: number; expose?: boolean; type?: string; message?: string };

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
+import type { Logger } from '../../src/logging/logger.js';
 import { testConfig } from './config.js';
 
 export interface TestApp {
@@ -9,9 +10,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The whole application on the run's database, with fast event retries and no logs. */
-export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
-  const app = await createApp(testConfig(env));
+/** The whole application on the run's database, with fast event retries and no logs (unless given a logger). */
+export async function startTestApp(env: Record<string, string | undefined> = {}, logger?: Logger): Promise<TestApp> {
+  const app = await createApp(testConfig(env), logger);
   const server = app.getHttpServer();
   return { app, http: request(server), close: () => app.close() };
 }
