@@ -1,4 +1,5 @@
 import type { QueryRunner } from 'typeorm';
+import { ConcurrencyConflict } from '../../database/database-errors.js';
 import { preparedQuery } from '../../database/prepared.js';
 import type { DurableHandler } from '../../messaging/durable-handler.js';
 import type { OutboxStore } from '../../messaging/outbox.store.js';
@@ -18,13 +19,7 @@ interface BatchSnapshot {
   lines: Set<string>;
 }
 
-/** Another command changed the product between our read and our write. */
-export class ConcurrencyConflict extends Error {
-  constructor(sku: string) {
-    super(`product ${sku} was changed concurrently`);
-    this.name = 'ConcurrencyConflict';
-  }
-}
+export { ConcurrencyConflict };
 
 /**
  * How a unit of work reads: `optimistic` reads without locks, outside any transaction, and relies on the

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
-import { isConflict, isDatabaseUnavailable, TemporarilyUnavailable } from '../../database/database-errors.js';
+import { asTemporarilyUnavailable, isConflict } from '../../database/database-errors.js';
 import { currentRequestId } from '../../logging/request-context.js';
 import { DeliveryRunner } from '../../messaging/delivery-runner.js';
 import { OutboxStore } from '../../messaging/outbox.store.js';
@@ -44,13 +44,7 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
         return outcome.result;
       });
     } catch (error) {
-      if (isConflict(error)) {
-        throw new TemporarilyUnavailable('Too much contention on this product; try again', 1, { cause: error });
-      }
-      if (isDatabaseUnavailable(error)) {
-        throw new TemporarilyUnavailable('The database is unavailable; try again later', 5, { cause: error });
-      }
-      throw error;
+      throw asTemporarilyUnavailable(error) ?? error;
     }
     // Only after the commit: a rolled-back command publishes nothing.
     if (events.length > 0) await this.events.publish(events);
