@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { pino } from 'pino';
-import pretty from 'pino-pretty';
 import { createApp } from './app.js';
 import { type AppConfig, ConfigError, loadConfig } from './config/config.js';
 import { startEmbeddedPostgres, type RunningPostgres } from './database/embedded-postgres.js';
+import { closeHttpServer } from './http/http-server.js';
+import { createRootLogger } from './logging/logger.js';
 
 function readConfig(): AppConfig {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -23,8 +24,8 @@ function readConfig(): AppConfig {
 
 async function main(): Promise<void> {
   let config = readConfig();
-  // Lines written before the Nest app (and its logger) exist, in the same format.
-  const log = pino({ level: config.logLevel, base: { context: 'Main' } }, config.logFormat === 'pretty' ? pretty({ sync: true }) : undefined);
+  const logger = createRootLogger(config);
+  const log = logger.child({ context: 'Main' });
 
   let embedded: RunningPostgres | undefined;
   let app: INestApplication | undefined;
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
       config = { ...config, databaseUrl: embedded.url };
       log.info(`embedded PostgreSQL on port ${embedded.port} (data in ${embedded.dataDir})`);
     }
-    app = await createApp(config);
+    app = await createApp(config, logger);
     await app.listen(config.port);
   } catch (error) {
     log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
@@ -47,11 +48,14 @@ async function main(): Promise<void> {
   }
   log.info(`listening on http://localhost:${config.port} (Swagger UI at /docs)`);
 
-  // Stop taking requests, let in-flight ones (and their events) finish, close the pool, then the database.
+  // In order: stop accepting, let in-flight requests finish (bounded), drain events and close the pool
+  // (app.close), then stop the embedded database, which runs in a process group of its own so that a
+  // Ctrl-C reaching the whole terminal group does not stop it under the requests still running.
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const started = Date.now();
     log.info(`${signal}: shutting down`);
     const force = setTimeout(() => {
       log.error('shutdown took over 30 s; exiting');
@@ -59,8 +63,10 @@ async function main(): Promise<void> {
     }, 30_000);
     force.unref();
     try {
+      await closeHttpServer(app!.getHttpServer() as Server, config.shutdownGraceMs);
       await app!.close();
       await embedded?.stop();
+      log.info(`stopped after ${Date.now() - started} ms`);
       process.exit(0);
     } catch (error) {
       log.error({ err: error }, 'shutdown failed');

@@ -26,6 +26,15 @@ export interface AppConfig {
   /** How long dispatched events are kept before they are pruned. */
   outboxRetentionMs: number;
   outboxPruneIntervalMs: number;
+  /** Longest wait for a request's headers, and for the whole request (a client that drips them is cut off). */
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  httpKeepAliveTimeoutMs: number;
+  /** Connections beyond this are refused. */
+  httpMaxConnections: number;
+  /** At shutdown, how long requests under way may take to finish before their connections are closed. */
+  shutdownGraceMs: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -93,6 +102,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     outboxLeaseMs: integer('OUTBOX_LEASE_MS', 30_000, 100, 3_600_000),
     outboxRetentionMs: integer('OUTBOX_RETENTION_HOURS', 24, 0, 24 * 365) * 3_600_000,
     outboxPruneIntervalMs: integer('OUTBOX_PRUNE_INTERVAL_MS', 60_000, 10, 86_400_000),
+    httpHeadersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    httpRequestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    httpKeepAliveTimeoutMs: integer('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+    httpMaxConnections: integer('HTTP_MAX_CONNECTIONS', 1024, 1, 1_000_000),
+    shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

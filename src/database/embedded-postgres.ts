@@ -39,12 +39,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   let nativeDir = options.nativeDir ?? (await platformNativeDir());
   let dataDir = path.resolve(options.dataDir);
 
+  let copy: string | undefined;
   if (owner) {
     // PostgreSQL refuses to run as root; it runs as the `postgres` user, which must be able to reach both
     // the binaries and the data. A checkout under a 0700 folder (/root, mktemp -d) hides both from it.
     if (!canAccess(owner, path.join(nativeDir, 'bin', 'postgres'), 'x')) {
-      nativeDir = await copyNativeDir(nativeDir, owner);
-      log(`using a copy of the PostgreSQL binaries in ${nativeDir} (the checkout is not readable by the ${USER} user)`);
+      copy = await copyNativeDir(nativeDir, owner);
+      nativeDir = copy;
+      log(`using a copy of the PostgreSQL binaries in ${nativeDir} (the checkout is not readable by the ${USER} user; removed at stop)`);
     }
     dataDir = await reachableDataDir(dataDir, owner, log);
   }
@@ -66,8 +68,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     '-c', 'unix_socket_directories=',
     '-c', 'max_connections=200',
     '-c', 'fsync=on',
-  ], { ...(owner ?? {}), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
-  await waitUntilReady(child, log);
+  ], {
+    ...(owner ?? {}),
+    // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and the database
+    // must outlive the service's graceful shutdown, which stops it last.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  await waitUntilReady(child, log).catch(async (error: unknown) => {
+    if (copy) await fs.rm(copy, { recursive: true, force: true });
+    throw error;
+  });
 
   const url = `postgres://${USER}@127.0.0.1:${port}/${DATABASE}`;
   await ensureDatabase(port);
@@ -76,7 +88,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     url,
     port,
     dataDir,
-    stop: () => (stopped ??= stopChild(child)),
+    stop: () =>
+      (stopped ??= stopChild(child).then(async () => {
+        if (copy) await fs.rm(copy, { recursive: true, force: true });
+      })),
   };
 }
 
@@ -117,23 +132,38 @@ async function platformNativeDir(): Promise<string> {
   }
 }
 
+/**
+ * A copy of the binaries that the postgres user can reach, for this server only: hard links where the
+ * file system allows (instant, no space), a real copy otherwise. `stop` removes it; copies left by a
+ * process that died (kill -9) are removed by the next start.
+ */
 async function copyNativeDir(source: string, owner: Owner): Promise<string> {
-  const version = (await fs.readFile(path.join(source, '..', 'package.json'), 'utf8').catch(() => source));
-  const digest = createHash('sha256').update(version).digest('hex').slice(0, 12);
-  const target = path.join(os.tmpdir(), `allocation-service-postgres-${digest}`);
-  if (!existsSync(path.join(target, '.complete'))) {
-    const staging = `${target}.${process.pid}`;
-    await fs.rm(staging, { recursive: true, force: true });
-    await fs.cp(source, staging, { recursive: true, verbatimSymlinks: true });
-    await fs.writeFile(path.join(staging, '.complete'), '');
-    await fs.chmod(staging, 0o755);
-    await fs.rm(target, { recursive: true, force: true });
-    await fs.rename(staging, target).catch(async () => fs.rm(staging, { recursive: true, force: true }));
+  await removeStaleCopies();
+  const target = await fs.mkdtemp(path.join(os.tmpdir(), COPY_PREFIX));
+  await fs.writeFile(path.join(target, OWNER_FILE), String(process.pid));
+  await fs.chmod(target, 0o755);
+  for (const entry of await fs.readdir(source)) {
+    const linked = spawnSync('cp', ['-al', path.join(source, entry), target]).status === 0;
+    if (!linked) await fs.cp(path.join(source, entry), path.join(target, entry), { recursive: true, verbatimSymlinks: true, force: true });
   }
   if (!canAccess(owner, path.join(target, 'bin', 'postgres'), 'x')) {
-    throw new Error(`the ${USER} user cannot run ${target}/bin/postgres`);
+    await fs.rm(target, { recursive: true, force: true });
+    throw new Error(`the ${USER} user cannot run a copy of the PostgreSQL binaries in ${os.tmpdir()}`);
   }
   return target;
+}
+
+const COPY_PREFIX = 'allocation-service-postgres-';
+const OWNER_FILE = 'owner.pid';
+
+async function removeStaleCopies(): Promise<void> {
+  for (const name of await fs.readdir(os.tmpdir()).catch(() => [] as string[])) {
+    if (!name.startsWith(COPY_PREFIX)) continue;
+    const folder = path.join(os.tmpdir(), name);
+    const pid = Number(await fs.readFile(path.join(folder, OWNER_FILE), 'utf8').catch(() => '0'));
+    // Copies made by older versions have no owner file: they are stale too.
+    if (!(pid > 0 && alive(pid))) await fs.rm(folder, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -186,7 +216,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function run(cmd: string, args: string[], owner: Owner | undefined, log: (l: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...(owner ?? {}), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(cmd, args, { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));

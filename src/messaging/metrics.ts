@@ -42,6 +42,10 @@ export class Metrics {
   readonly outboxOldestAge = gauge('allocation_outbox_oldest_pending_age_seconds', 'Age of the oldest event not yet dispatched (0 when none)');
   readonly retrying = gauge('allocation_event_deliveries_retrying', 'Failed deliveries waiting for their next attempt');
   readonly deadLettersWaiting = gauge('allocation_event_dead_letters', 'Dead letters waiting for an operator');
+  readonly outboxStatsUp = gauge(
+    'allocation_outbox_stats_up',
+    '1 when the outbox figures of this scrape were read from the database, 0 when they could not be (they are NaN then)',
+  );
   readonly inbound = counter(
     'allocation_inbound_messages_total',
     'External messages received, by channel and outcome (processed, malformed, rejected)',
@@ -72,14 +76,14 @@ export class MetricsController {
   @ApiExcludeEndpoint()
   @Header('Content-Type', register.contentType)
   async scrape(): Promise<string> {
-    // The outbox gauges are read at scrape time; if the database does not answer, the last values stay.
+    // The outbox gauges are read at scrape time. If the database does not answer, they are unknown (NaN),
+    // never a stale or zero figure that would hide a backlog during an outage.
     const stats = await this.outbox.stats().catch(() => undefined);
-    if (stats) {
-      this.metrics.outboxPending.set(stats.pending);
-      this.metrics.outboxOldestAge.set(stats.oldestAgeSeconds);
-      this.metrics.retrying.set(stats.retrying);
-      this.metrics.deadLettersWaiting.set(stats.dead);
-    }
+    this.metrics.outboxPending.set(stats?.pending ?? NaN);
+    this.metrics.outboxOldestAge.set(stats?.oldestAgeSeconds ?? NaN);
+    this.metrics.retrying.set(stats?.retrying ?? NaN);
+    this.metrics.deadLettersWaiting.set(stats?.dead ?? NaN);
+    this.metrics.outboxStatsUp.set(stats ? 1 : 0);
     return register.metrics();
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,9 +9,10 @@ import { freePort, removeDataDir } from '../../src/database/embedded-postgres.js
 
 const main = path.resolve('dist', 'src', 'main.js'); // `npm test` compiles before it runs the tests
 
-function start(env: Record<string, string>, cwd: string) {
+function start(env: Record<string, string>, cwd: string, options: { detached?: boolean } = {}) {
   const child = spawn(process.execPath, [main], {
     cwd,
+    detached: options.detached,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -73,4 +75,69 @@ describe('the service as `npm start` runs it', () => {
       await rm(cwd, { recursive: true, force: true });
     }
   });
+});
+
+/** POST /allocate on a new connection each time; the status, or the connection error's code. */
+function allocate(port: number, body: object): Promise<number | string> {
+  return new Promise((resolve) => {
+    const payload = JSON.stringify(body);
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/allocate', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      },
+    );
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    req.end(payload);
+  });
+}
+
+describe('Ctrl-C in a terminal (SIGINT to the whole process group) under load', () => {
+  it('answers every request it took without a 5xx, loses no 202, then stops the database last', async () => {
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'allocation-sigint-'));
+    const port = await freePort();
+    // Leader of its own process group, as `npm start` in a terminal is: the group gets the signal.
+    let run = start({ PORT: String(port) }, cwd, { detached: true });
+    try {
+      await waitForHealth(port);
+      const sku = `SIGINT-${Date.now()}`;
+      expect((await fetch(`http://127.0.0.1:${port}/add_batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ref: 'big', sku, qty: 1_000_000 }) })).status).toBe(201);
+
+      const answers: (number | string)[] = [];
+      let signalled = false;
+      let n = 0;
+      const client = async () => {
+        for (;;) {
+          const answer = await allocate(port, { orderid: `o-${n++}`, sku, qty: 1 });
+          answers.push(answer);
+          if (!signalled && answers.length >= 100) {
+            signalled = true;
+            process.kill(-run.child.pid!, 'SIGINT');
+          }
+          if (typeof answer === 'string' && signalled) return; // the service stopped listening
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, client));
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('SIGINT: shutting down');
+      expect(run.output()).toMatch(/stopped after \d+ ms/);
+
+      const statuses = answers.filter((a): a is number => typeof a === 'number');
+      expect(statuses.filter((s) => s >= 500)).toEqual([]);
+      expect(new Set(statuses)).toEqual(new Set([202]));
+      // Requests that got no answer were never processed: every 202 and nothing else is in the database.
+      run = start({ PORT: String(port) }, cwd);
+      await waitForHealth(port);
+      const product = (await (await fetch(`http://127.0.0.1:${port}/products/${sku}`)).json()) as { batches: { allocated: number }[] };
+      expect(product.batches[0].allocated).toBe(statuses.length);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await removeDataDir(path.join(cwd, '.data', 'postgres'));
+      await rm(cwd, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -5,9 +5,12 @@ import { IsInt, IsString, Max, Min, registerDecorator, type ValidationOptions } 
 export const MAX_INT = 2_147_483_647;
 const MAX_CHARS = 255;
 
-/** A non-empty string of at most 255 characters (code points, as PostgreSQL counts) and no NUL. */
+/**
+ * A non-empty string of at most 255 characters (code points, as PostgreSQL counts), well-formed (no
+ * unpaired surrogate, which PostgreSQL would store changed) and without NUL (which it cannot store).
+ */
 export function isIdentifier(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && !value.includes('\u0000') && [...value].length <= MAX_CHARS;
+  return typeof value === 'string' && value.length > 0 && value.isWellFormed() && !value.includes('\u0000') && [...value].length <= MAX_CHARS;
 }
 
 function IsIdentifierString(options?: ValidationOptions): PropertyDecorator {
