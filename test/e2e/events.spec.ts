@@ -45,7 +45,9 @@ describe('out-of-stock e-mails over a real SMTP server', () => {
     });
     expect(mail.to).toEqual(['buyers@example.test']);
     expect(mail.from).toBe('stock@example.test');
-    expect(mail.raw).toContain(`Subject: Out of stock: ${sku}`);
+    expect(mail.raw).toContain(`Subject: Out of stock for ${sku}`);
+    const body = mail.raw.slice(mail.raw.indexOf('\r\n\r\n') + 4);
+    expect(body.split(/\r?\n/)[0]).toBe(`Out of stock for ${sku}`);
   });
 
   it('delivers once a handler that fails twice, counting both failures', async () => {

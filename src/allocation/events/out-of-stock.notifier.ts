@@ -34,8 +34,9 @@ export class OutOfStockNotifier implements IEventHandler<OutOfStock>, DurableHan
     }
     await this.notifier.send(
       this.config.notifyTo,
-      `Out of stock: ${event.sku}`,
-      `An order line for sku ${event.sku} could not be allocated: no batch has enough stock.`,
+      // The book's text, as subject and as first line.
+      `Out of stock for ${event.sku}`,
+      `Out of stock for ${event.sku}\n\nAn order line for sku ${event.sku} could not be allocated: no batch has enough stock.`,
       eventId,
     );
     if (eventId) {
