@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, removeDataDir } from '../../src/database/embedded-postgres.js';
@@ -141,3 +141,51 @@ describe('Ctrl-C in a terminal (SIGINT to the whole process group) under load', 
     }
   }, 60_000);
 });
+
+describe('npm run start:dev (nest start --watch)', () => {
+  it('serves, and SIGTERM to npm stops the CLI, the service and its embedded PostgreSQL', async () => {
+    // A copy of the project (sharing node_modules), so the watcher builds and keeps its data there.
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'allocation-dev-'));
+    for (const f of ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json', 'ormconfig.ts']) await cp(path.resolve(f), path.join(cwd, f), { recursive: true });
+    await symlink(path.resolve('node_modules'), path.join(cwd, 'node_modules'));
+    const port = await freePort();
+    const npm = spawn('npm', ['run', 'start:dev'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    npm.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+    try {
+      await waitForHealth(port, 60_000);
+      const postgresPid = Number((await readFile(path.join(cwd, '.data', 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      const servicePid = Number(/"pid":(\d+)[^\n]*listening on/.exec(output)?.[1]);
+      expect(servicePid).toBeGreaterThan(0);
+
+      npm.kill('SIGTERM');
+      await exited;
+      await waitUntil(() => !alive(servicePid) && !alive(postgresPid));
+      expect(output).toContain('SIGTERM: shutting down');
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+      await removeDataDir(path.join(cwd, '.data', 'postgres'));
+      await rm(cwd, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for a process to be gone; the bound only ends a failing test. */
+async function waitUntil(done: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('still running');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
