@@ -6,10 +6,16 @@ import { ProductEntity } from '../allocation/persistence/product.entity.js';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.js';
 import { Outbox1764000000001 } from './migrations/1764000000001-outbox.js';
 import { OutboxExternalMessages1764000000002 } from './migrations/1764000000002-outbox-external-messages.js';
+import { DeadLetterIndexAscending1764000000003 } from './migrations/1764000000003-dead-letter-index-ascending.js';
 
 // ESM: entities and migrations are listed as classes, not globs.
 export const entities = [ProductEntity, BatchEntity, AllocationEntity, AllocationsViewEntity];
-export const migrations = [InitialSchema1764000000000, Outbox1764000000001, OutboxExternalMessages1764000000002];
+export const migrations = [
+  InitialSchema1764000000000,
+  Outbox1764000000001,
+  OutboxExternalMessages1764000000002,
+  DeadLetterIndexAscending1764000000003,
+];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
   return {
