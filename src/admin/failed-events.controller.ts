@@ -72,8 +72,7 @@ export class FailedEventsController {
     const event = eventFromRow(row);
     const delivered = await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, event, { manual: true }));
     if (delivered) return { id, delivered };
-    const [again] = (await this.store.deadLetters(500, 0)).items.filter((d) => d.id === id);
-    return { id, delivered, lastError: again?.lastError };
+    return { id, delivered, lastError: (await this.store.deadLetter(id))?.lastError };
   }
 }
 

@@ -3,13 +3,31 @@ import { AllocationEntity } from '../allocation/persistence/allocation.entity.js
 import { AllocationsViewEntity } from '../allocation/persistence/allocations-view.entity.js';
 import { BatchEntity } from '../allocation/persistence/batch.entity.js';
 import { ProductEntity } from '../allocation/persistence/product.entity.js';
+import { EventDeliveryEntity } from '../messaging/event-delivery.entity.js';
+import { OutboxEntity } from '../messaging/outbox.entity.js';
+import { SentNotificationEntity } from '../messaging/sent-notification.entity.js';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.js';
 import { Outbox1764000000001 } from './migrations/1764000000001-outbox.js';
 import { OutboxExternalMessages1764000000002 } from './migrations/1764000000002-outbox-external-messages.js';
+import { DeadLetterIndexAscending1764000000003 } from './migrations/1764000000003-dead-letter-index-ascending.js';
 
-// ESM: entities and migrations are listed as classes, not globs.
-export const entities = [ProductEntity, BatchEntity, AllocationEntity, AllocationsViewEntity];
-export const migrations = [InitialSchema1764000000000, Outbox1764000000001, OutboxExternalMessages1764000000002];
+// ESM: entities and migrations are listed as classes, not globs. The entities describe the schema the
+// migrations build, exactly (test/integration/schema.spec.ts): a change to one needs the other.
+export const entities = [
+  ProductEntity,
+  BatchEntity,
+  AllocationEntity,
+  AllocationsViewEntity,
+  OutboxEntity,
+  EventDeliveryEntity,
+  SentNotificationEntity,
+];
+export const migrations = [
+  InitialSchema1764000000000,
+  Outbox1764000000001,
+  OutboxExternalMessages1764000000002,
+  DeadLetterIndexAscending1764000000003,
+];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
   return {

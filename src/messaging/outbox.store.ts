@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type Repository, type SelectQueryBuilder } from 'typeorm';
 import type { DomainEvent } from '../allocation/domain/index.js';
+import { EventDeliveryEntity } from './event-delivery.entity.js';
 import { attachEnvelope, decodeEvent, encodeEvent } from './event-codec.js';
 
 export interface OutboxRow {
@@ -52,10 +53,32 @@ export interface DeadLetter {
   eventCreatedAt: string;
 }
 
-/** The SQL of the transactional outbox and of per-handler delivery state. */
+function deadLetter(d: EventDeliveryEntity): DeadLetter {
+  return {
+    id: d.id,
+    eventId: d.outbox.eventId,
+    event: d.outbox.name,
+    payload: d.outbox.payload,
+    handler: d.handler,
+    attempts: d.attempts,
+    lastError: d.lastError,
+    requestId: d.outbox.requestId,
+    failedAt: d.updatedAt.toISOString(),
+    eventCreatedAt: d.outbox.createdAt.toISOString(),
+  };
+}
+
+/**
+ * The SQL of the transactional outbox and of per-handler delivery state. What the service runs per event
+ * is hand-written (unnest, SKIP LOCKED, leases); the operators' reads go through the entities.
+ */
 @Injectable()
 export class OutboxStore {
   constructor(private readonly dataSource: DataSource) {}
+
+  private get deliveries(): Repository<EventDeliveryEntity> {
+    return this.dataSource.getRepository(EventDeliveryEntity);
+  }
 
   /**
    * The INSERT of `events` into the outbox, to be run inside (or as part of) the statement that commits the
@@ -179,8 +202,7 @@ export class OutboxStore {
       [id, leaseMs],
     );
     if (rows.length > 0) return rows[0];
-    const exists: unknown[] = await this.dataSource.query(`SELECT 1 FROM event_deliveries WHERE id = $1 AND status = 'dead'`, [id]);
-    return exists.length > 0 ? 'busy' : undefined;
+    return (await this.deliveries.existsBy({ id, status: 'dead' })) ? 'busy' : undefined;
   }
 
   async succeeded(deliveryId: string): Promise<void> {
@@ -192,19 +214,26 @@ export class OutboxStore {
     return this.schedule({ deliveryId }, attempts, rule);
   }
 
+  /** Dead letters, newest first. */
   async deadLetters(limit: number, offset: number): Promise<{ items: DeadLetter[]; total: number }> {
-    const items: DeadLetter[] = await this.dataSource.query(
-      `SELECT d.id::text AS id, o.event_id AS "eventId", o.name AS event, o.payload, d.handler, d.attempts,
-              d.last_error AS "lastError", o.request_id AS "requestId", d.updated_at AS "failedAt",
-              o.created_at AS "eventCreatedAt"
-         FROM event_deliveries d JOIN outbox o ON o.id = d.outbox_id
-        WHERE d.status = 'dead'
-        ORDER BY d.updated_at DESC, d.id DESC
-        LIMIT $1 OFFSET $2`,
-      [limit, offset],
-    );
-    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM event_deliveries WHERE status = 'dead'`);
-    return { items, total };
+    const [rows, total] = await this.dead()
+      .orderBy('d.updatedAt', 'DESC')
+      .addOrderBy('d.id', 'DESC')
+      .limit(limit) // not take/skip: a many-to-one join adds no rows, so no two-step paging is needed
+      .offset(offset)
+      .getManyAndCount();
+    return { items: rows.map(deadLetter), total };
+  }
+
+  /** One dead letter, or undefined if there is none with that id. */
+  async deadLetter(id: string): Promise<DeadLetter | undefined> {
+    const found = await this.dead().andWhere('d.id = :id', { id }).getOne();
+    return found ? deadLetter(found) : undefined;
+  }
+
+  /** Dead deliveries with their event, in one statement (`find` with relations would take two). */
+  private dead(): SelectQueryBuilder<EventDeliveryEntity> {
+    return this.deliveries.createQueryBuilder('d').innerJoinAndSelect('d.outbox', 'o').where("d.status = 'dead'");
   }
 
   /**

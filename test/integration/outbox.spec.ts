@@ -61,4 +61,44 @@ describe('outbox store (real PostgreSQL)', () => {
     expect(mine).toEqual([free]);
     expect(mine).not.toContain(leased);
   });
+
+  it('lists dead letters newest first with their event, and finds one by id', async () => {
+    const sku = unique('DEAD');
+    const { total: before } = await store.deadLetters(1, 0);
+    const [older, newer, retrying] = [await insert(sku, null), await insert(sku, null), await insert(sku, null)];
+    const deliver = (outboxId: string, status: string, updatedAt: string) =>
+      dataSource
+        .query(
+          `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, last_error, updated_at)
+           VALUES ($1::bigint, 'H', $2, 5, now(), 'boom ' || $1::bigint, ${updatedAt}) RETURNING id`,
+          [outboxId, status],
+        )
+        .then(([row]: { id: string }[]) => String(row.id));
+    // Later than any other row of this file's database, so these two come first.
+    const olderId = await deliver(older, 'dead', "now() + interval '1 hour'");
+    const newerId = await deliver(newer, 'dead', "now() + interval '2 hours'");
+    const retryingId = await deliver(retrying, 'retrying', "now() + interval '3 hours'");
+
+    const page = await store.deadLetters(2, 0);
+    expect(page.total).toBe(before + 2);
+    expect(page.items.map((d) => d.id)).toEqual([newerId, olderId]);
+    const [outbox] = await dataSource.query(`SELECT event_id, created_at FROM outbox WHERE id = $1`, [newer]);
+    const [delivery] = await dataSource.query(`SELECT updated_at FROM event_deliveries WHERE id = $1`, [newerId]);
+    expect(page.items[0]).toEqual({
+      id: newerId,
+      eventId: outbox.event_id,
+      event: 'OutOfStock',
+      payload: { sku },
+      handler: 'H',
+      attempts: 5,
+      lastError: `boom ${newer}`,
+      requestId: null,
+      failedAt: delivery.updated_at.toISOString(),
+      eventCreatedAt: outbox.created_at.toISOString(),
+    });
+    expect((await store.deadLetters(1, 1)).items.map((d) => d.id)).toEqual([olderId]);
+    expect(await store.deadLetter(olderId)).toEqual(page.items[1]);
+    expect(await store.deadLetter(retryingId)).toBeUndefined();
+    expect(await store.claimDead(retryingId, 60_000)).toBeUndefined();
+  });
 });

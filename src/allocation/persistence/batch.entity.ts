@@ -1,13 +1,22 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { ProductEntity } from './product.entity.js';
 
 @Entity('batches')
 @Index('batches_sku_idx', ['sku'])
+@Check('batches_purchased_quantity_check', 'purchased_quantity >= 0')
+// The last line of defence against over-allocation: no bug above can commit it.
+@Check('batches_allocation_fits', 'allocated_quantity BETWEEN 0 AND purchased_quantity')
 export class BatchEntity {
-  @PrimaryColumn({ type: 'varchar', length: 255 })
+  @PrimaryColumn({ type: 'varchar', length: 255, primaryKeyConstraintName: 'batches_pkey' })
   reference: string;
 
   @Column({ type: 'varchar', length: 255 })
   sku: string;
+
+  /** Loaded only when joined. */
+  @ManyToOne(() => ProductEntity, { nullable: false })
+  @JoinColumn({ name: 'sku', referencedColumnName: 'sku', foreignKeyConstraintName: 'batches_sku_fkey' })
+  product: Relation<ProductEntity>;
 
   @Column({ name: 'purchased_quantity', type: 'integer' })
   purchasedQuantity: number;
