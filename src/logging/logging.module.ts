@@ -17,7 +17,8 @@ export class LoggingModule {
         const requestId = requestIdForLogs();
         return requestId ? { requestId } : {};
       },
-      autoLogging: { ignore: (req: { url?: string }) => req.url === '/health' || req.url === '/metrics' },
+      // Probes poll these; a line per probe would drown the request log.
+      autoLogging: { ignore: (req: { url?: string }) => /^\/(health(\/(live|ready))?|metrics)(\?|$)/.test(req.url ?? '') },
     };
     return {
       module: LoggingModule,
