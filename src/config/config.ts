@@ -9,6 +9,8 @@ export interface AppConfig {
   notifyTo: string;
   adminToken?: string;
   redisUrl?: string;
+  /** Prefix of every Redis key, channel and stream (empty: the book's names exactly). */
+  redisKeyPrefix: string;
   logFormat: 'json' | 'pretty';
   /** Attempts of one command when it keeps losing races on the same product, before a 503. */
   commandMaxAttempts: number;
@@ -92,6 +94,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     notifyTo: value('NOTIFY_TO') ?? 'buying-team@localhost',
     adminToken: value('ADMIN_TOKEN'),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    redisKeyPrefix: value('REDIS_KEY_PREFIX') ?? '',
     logFormat: logFormat === 'pretty' ? 'pretty' : 'json',
     commandMaxAttempts: integer('COMMAND_MAX_ATTEMPTS', 10, 1, 100),
     eventHandlerMaxAttempts: integer('EVENT_HANDLER_MAX_ATTEMPTS', 5, 1, 100),

@@ -12,6 +12,7 @@ import { OutboxDispatcher } from '../messaging/outbox.dispatcher.js';
 import { OutboxStore } from '../messaging/outbox.store.js';
 import { ExternalMessageReceived } from './external-message-received.js';
 import { RedisConnections } from './redis.connections.js';
+import { RedisNames } from './redis-names.js';
 
 export const CHANGE_BATCH_QUANTITY = 'change_batch_quantity';
 const LEADER_KEY = 'allocation-service:consumer-leader:change_batch_quantity';
@@ -22,8 +23,8 @@ const RENEW_MS = 2_000;
 export class MalformedMessage extends DomainError {}
 
 /**
- * Consumes Redis channel `change_batch_quantity` (`{"batchref": "...", "qty": N}`) as ChangeBatchQuantity
- * commands.
+ * Consumes Redis channel `<prefix>change_batch_quantity` (`{"batchref": "...", "qty": N}`) as
+ * ChangeBatchQuantity commands. The inbox stores the channel's name in code, without the prefix.
  *
  * Redis pub/sub delivers every message to every subscriber, so with N instances only one, the leader
  * (a Redis lock with a TTL, renewed while it lives), subscribes: each message is processed once and in
@@ -43,9 +44,12 @@ export class ChangeBatchQuantityConsumer
   private timer: NodeJS.Timeout | undefined;
   private campaigning: Promise<void> | undefined;
   private stopped = false;
+  private readonly channel: string;
+  private readonly leaderKey: string;
 
   constructor(
     private readonly redis: RedisConnections,
+    names: RedisNames,
     private readonly runner: DeliveryRunner,
     private readonly commandBus: CommandBus,
     private readonly store: OutboxStore,
@@ -54,6 +58,8 @@ export class ChangeBatchQuantityConsumer
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     runner.register(this);
+    this.channel = names.of(CHANGE_BATCH_QUANTITY);
+    this.leaderKey = names.of(LEADER_KEY);
   }
 
   get isLeader(): boolean {
@@ -62,7 +68,7 @@ export class ChangeBatchQuantityConsumer
 
   onApplicationBootstrap(): void {
     this.redis.subscriber.on('message', (channel: string, data: string) => {
-      if (channel === CHANGE_BATCH_QUANTITY && this.leader) void this.receive(data);
+      if (channel === this.channel && this.leader) void this.receive(data);
     });
     this.redis.subscriber.on('ready', () => void this.campaign()); // after a Redis restart
     void this.campaign();
@@ -73,10 +79,10 @@ export class ChangeBatchQuantityConsumer
     if (this.timer) clearTimeout(this.timer);
     if (this.leader) {
       this.leader = false;
-      await this.redis.subscriber.unsubscribe(CHANGE_BATCH_QUANTITY).catch(() => undefined);
+      await this.redis.subscriber.unsubscribe(this.channel).catch(() => undefined);
       // Hand over at once rather than after the TTL.
       await this.redis.commands
-        .eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`, 1, LEADER_KEY, this.instanceId)
+        .eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`, 1, this.leaderKey, this.instanceId)
         .catch(() => undefined);
     }
   }
@@ -133,14 +139,14 @@ export class ChangeBatchQuantityConsumer
           `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2])
            elseif redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 else return 0 end`,
           1,
-          LEADER_KEY,
+          this.leaderKey,
           this.instanceId,
           LEADER_TTL_MS,
         )) === 1;
       if (held && !this.leader) {
-        await this.redis.subscriber.subscribe(CHANGE_BATCH_QUANTITY);
+        await this.redis.subscriber.subscribe(this.channel);
         this.leader = true;
-        this.logger.log({ msg: `consuming ${CHANGE_BATCH_QUANTITY} (leader)` });
+        this.logger.log({ msg: `consuming ${this.channel} (leader)` });
       } else if (!held && this.leader) {
         await this.stepDown();
       }
@@ -157,8 +163,8 @@ export class ChangeBatchQuantityConsumer
 
   private async stepDown(): Promise<void> {
     this.leader = false;
-    this.logger.warn({ msg: `no longer consuming ${CHANGE_BATCH_QUANTITY} (lost the leader lock)` });
-    await this.redis.subscriber.unsubscribe(CHANGE_BATCH_QUANTITY).catch(() => undefined);
+    this.logger.warn({ msg: `no longer consuming ${this.channel} (lost the leader lock)` });
+    await this.redis.subscriber.unsubscribe(this.channel).catch(() => undefined);
   }
 }
 

@@ -3,6 +3,7 @@ import type { AppConfig } from '../config/config.js';
 import { ChangeBatchQuantityConsumer } from './change-batch-quantity.consumer.js';
 import { LineAllocatedPublisher } from './line-allocated.publisher.js';
 import { RedisConnections } from './redis.connections.js';
+import { RedisNames } from './redis-names.js';
 
 /** Redis integration (the book's external events), present only when REDIS_URL is set. */
 @Global()
@@ -16,6 +17,7 @@ export class ExternalEventsModule implements OnApplicationBootstrap, OnApplicati
       module: ExternalEventsModule,
       providers: [
         { provide: RedisConnections, useFactory: () => new RedisConnections(config.redisUrl!) },
+        { provide: RedisNames, useValue: new RedisNames(config.redisKeyPrefix) },
         LineAllocatedPublisher,
         ChangeBatchQuantityConsumer,
       ],

@@ -34,14 +34,6 @@ export class RedisConnections {
     for (const client of [this.commands, this.subscriber]) client.connect().catch(() => undefined);
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      return (await this.commands.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
-  }
-
   async close(): Promise<void> {
     for (const client of [this.commands, this.subscriber]) {
       await client.quit().catch(() => client.disconnect());

@@ -46,6 +46,15 @@ export class OwnRedisServer {
     throw new Error('redis-server did not start');
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers, as with a hung Redis. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.process;
     this.process = undefined;

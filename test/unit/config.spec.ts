@@ -18,6 +18,11 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 8080, databaseUrl: 'postgres://u:p@db:5432/x', logFormat: 'pretty', adminToken: 't' });
   });
 
+  it('prefixes no Redis name by default (the book\'s names) and takes REDIS_KEY_PREFIX as given', () => {
+    expect(loadConfig({}).redisKeyPrefix).toBe('');
+    expect(loadConfig({ REDIS_KEY_PREFIX: 'staging:' }).redisKeyPrefix).toBe('staging:');
+  });
+
   it('names every bad key at once and hides passwords', () => {
     let error: unknown;
     try {
