@@ -177,7 +177,7 @@ function parse(data: string): ChangeBatchQuantity {
   }
   const { batchref, qty } = (body ?? {}) as { batchref?: unknown; qty?: unknown };
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new MalformedMessage(`not a JSON object: ${truncate(data)}`);
-  if (!isIdentifier(batchref)) throw new MalformedMessage('batchref must be a non-empty string of at most 255 characters without NUL');
+  if (!isIdentifier(batchref)) throw new MalformedMessage('batchref must be a non-empty string of at most 255 well-formed characters without NUL');
   if (typeof qty !== 'number' || !Number.isInteger(qty) || qty < 0 || qty > MAX_INT) {
     throw new MalformedMessage(`qty must be an integer from 0 to ${MAX_INT}`);
   }

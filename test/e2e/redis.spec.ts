@@ -60,7 +60,7 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
       rejected: await Metrics.value(metrics.inbound, { ...channel, outcome: 'rejected' }),
     };
     const ghost = unique('ghost');
-    const bad = ['not json at all', '{"batchref": 5, "qty": 1}', '{"batchref": "x"}', '{"batchref": "x", "qty": -1}', '[1,2]', JSON.stringify({ batchref: ghost, qty: 3 })];
+    const bad = ['not json at all', '{"batchref": 5, "qty": 1}', '{"batchref": "x"}', '{"batchref": "x", "qty": -1}', '[1,2]', '{"batchref": "lone-\\ud800", "qty": 1}', JSON.stringify({ batchref: ghost, qty: 3 })];
     for (const message of bad) await publisher.publish('change_batch_quantity', message);
 
     const sku = unique('AFTER-BAD');
@@ -70,7 +70,7 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
     await eventually(async () => expect((await t.http.get(`/products/${sku}`)).body.batches[0].qty).toBe(7));
 
     await eventually(async () => {
-      expect(await Metrics.value(metrics.inbound, { ...channel, outcome: 'malformed' })).toBe(before.malformed + 5);
+      expect(await Metrics.value(metrics.inbound, { ...channel, outcome: 'malformed' })).toBe(before.malformed + 6);
       expect(await Metrics.value(metrics.inbound, { ...channel, outcome: 'rejected' })).toBe(before.rejected + 1);
     });
     const mine = await eventually(async () => {
@@ -78,6 +78,7 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
         handler: string;
         payload: { data: string };
         lastError: string;
+        attempts: number;
       }[];
       const found = letters.filter((l) => l.handler === 'ChangeBatchQuantityConsumer' && bad.includes(l.payload.data));
       expect(found).toHaveLength(bad.length);
@@ -85,6 +86,8 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
     });
     expect(mine.find((l) => l.payload.data === 'not json at all')?.lastError).toMatch(/MalformedMessage/);
     expect(mine.find((l) => l.payload.data.includes(ghost))?.lastError).toMatch(/UnknownBatch/);
+    // An unpaired surrogate is malformed, not transient: a dead letter at the first attempt.
+    expect(mine.find((l) => l.payload.data.includes('lone-'))).toMatchObject({ attempts: 1, lastError: expect.stringMatching(/MalformedMessage/) });
   });
 
   it('reports Redis in GET /health', async () => {
