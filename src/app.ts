@@ -27,11 +27,13 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
       forbidUnknownValues: true,
       transform: true,
       transformOptions: { enableImplicitConversion: false },
+      // One message per faulty field: the first of its checks that fails.
+      stopAtFirstError: true,
       exceptionFactory: (errors) =>
         new BadRequestException(
           errors.length === 0
             ? ['body must be a JSON object']
-            : errors.flatMap((e) => Object.values(e.constraints ?? { invalid: `${e.property} is invalid` })),
+            : errors.map((e) => Object.values(e.constraints ?? {})[0] ?? `${e.property} is invalid`),
         ),
     }),
   );
