@@ -2,6 +2,8 @@ import { Controller, Get, Optional, ServiceUnavailableException } from '@nestjs/
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { RedisConnections } from '../external-events/redis.connections.js';
+import { ApiErrorResponse } from '../http/error-response.js';
+import { HealthResponse, HealthUnavailableResponse } from './health.response.js';
 
 /**
  * 200 while the database answers, 503 when it does not. Redis, when configured, is listed with its state
@@ -18,8 +20,16 @@ export class HealthController {
 
   @Get()
   @ApiOperation({ summary: 'Health of the service and of each configured dependency' })
-  @ApiResponse({ status: 200, description: '{status: "ok", details: {database: {status: "up"}, redis?: {status}}}' })
-  @ApiResponse({ status: 503, description: 'The database does not answer; body has `message` and the per-dependency details' })
+  @ApiResponse({ status: 200, type: HealthResponse, description: 'The database answers' })
+  @ApiErrorResponse(
+    503,
+    'The database does not answer; the body has `message` and the per-dependency details',
+    { 'Database down': 'The database does not answer' },
+    {
+      type: HealthUnavailableResponse,
+      fields: { status: 'error', info: {}, details: { database: { status: 'down', message: 'timeout of 2000ms exceeded', responseTime: 2001 } } },
+    },
+  )
   async check(): Promise<HealthCheckResult> {
     const redis = this.redis ? { redis: { status: (await this.redis.ping()) ? 'up' : 'down' } } : {};
     try {

@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { Response } from 'express';
 import { isDatabaseUnavailable, TemporarilyUnavailable } from '../database/database-errors.js';
 import { DomainError, DuplicateBatch, InvalidSku, OrderLineConflict, UnknownBatch } from '../allocation/domain/errors.js';
+import { statusText } from './error-response.js';
 
 interface HttpError {
   status: number;
@@ -37,7 +38,7 @@ export class ErrorFilter implements ExceptionFilter {
       ...error.extra,
       statusCode: error.status,
       message: error.message,
-      error: HttpStatus[error.status]?.toString().replace(/_/g, ' ').toLowerCase().replace(/\b\w/g, (c) => c.toUpperCase()),
+      error: statusText(error.status),
     });
   }
 
