@@ -1,11 +1,12 @@
 import { BadRequestException, type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { ErrorFilter } from './http/error.filter.js';
+import { createOpenApiDocument } from './http/openapi.js';
 import { requestIdMiddleware } from './logging/request-context.js';
 
 /** Builds the whole application (used by main.ts and by the e2e tests). `config.databaseUrl` must be set. */
@@ -37,16 +38,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
         ),
     }),
   );
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Allocation service')
-      .setDescription('Allocates order lines to batches of stock (Architecture Patterns with Python, on NestJS CQRS).')
-      .setVersion('1.0')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, createOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
   await app.init();
   return app;
 }
