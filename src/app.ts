@@ -1,10 +1,11 @@
 import { BadRequestException, type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { ErrorFilter } from './http/error.filter.js';
+import { createOpenApiDocument } from './http/openapi.js';
 import { hardenHttpServer } from './http/http-server.js';
 import { jsonBodyGuard } from './http/json-body.js';
 import { createRootLogger, type Logger } from './logging/logger.js';
@@ -31,24 +32,17 @@ export async function createApp(config: AppConfig, logger: Logger = createRootLo
       forbidUnknownValues: true,
       transform: true,
       transformOptions: { enableImplicitConversion: false },
+      // One message per faulty field: the first of its checks that fails.
+      stopAtFirstError: true,
       exceptionFactory: (errors) =>
         new BadRequestException(
           errors.length === 0
             ? ['body must be a JSON object']
-            : errors.flatMap((e) => Object.values(e.constraints ?? { invalid: `${e.property} is invalid` })),
+            : errors.map((e) => Object.values(e.constraints ?? {})[0] ?? `${e.property} is invalid`),
         ),
     }),
   );
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Allocation service')
-      .setDescription('Allocates order lines to batches of stock (Architecture Patterns with Python, on NestJS CQRS).')
-      .setVersion('1.0')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, createOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
   await app.init();
   return app;
 }

@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Get, HttpCode, Inject, NotFoundException, ConflictException, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiQuery, ApiResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiProperty, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { ErrorResponse } from '../http/error-response.js';
+import { ApiErrorResponse, MALFORMED_JSON, UNAVAILABLE } from '../http/error-response.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from '../messaging/delivery-runner.js';
 import { eventFromRow, OutboxStore } from '../messaging/outbox.store.js';
@@ -13,7 +13,7 @@ class DeadLetterResponse {
   @ApiProperty({ example: 'OutOfStock' }) event: string;
   @ApiProperty({ example: { sku: 'RED-CHAIR' } }) payload: Record<string, unknown>;
   @ApiProperty({ example: 'OutOfStockNotifier' }) handler: string;
-  @ApiProperty({ example: 5 }) attempts: number;
+  @ApiProperty({ type: 'integer', example: 5 }) attempts: number;
   @ApiProperty({ example: 'Error: connect ECONNREFUSED 127.0.0.1:25' }) lastError: string;
   @ApiProperty({ nullable: true, type: String }) requestId: string | null;
   @ApiProperty({ format: 'date-time', description: 'When the last attempt failed' }) failedAt: string;
@@ -22,9 +22,9 @@ class DeadLetterResponse {
 
 class DeadLetterPage {
   @ApiProperty({ type: [DeadLetterResponse], description: 'Newest first' }) items: DeadLetterResponse[];
-  @ApiProperty({ example: 1 }) total: number;
-  @ApiProperty({ example: 50 }) limit: number;
-  @ApiProperty({ example: 0 }) offset: number;
+  @ApiProperty({ type: 'integer', example: 1, description: 'Dead letters in all' }) total: number;
+  @ApiProperty({ type: 'integer', example: 50 }) limit: number;
+  @ApiProperty({ type: 'integer', example: 0 }) offset: number;
 }
 
 class RetryResponse {
@@ -36,7 +36,8 @@ class RetryResponse {
 /** Where swallowed failures become visible: dead-lettered deliveries, and a way to run them again. */
 @ApiTags('admin')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ type: ErrorResponse, description: 'No or wrong bearer token (or ADMIN_TOKEN unset)' })
+@ApiErrorResponse(401, 'No or wrong bearer token (or ADMIN_TOKEN unset)', { 'No valid token': 'A valid admin bearer token is required' })
+@ApiErrorResponse(503, 'Database unreachable; see Retry-After', { 'Database unreachable': UNAVAILABLE })
 @UseGuards(AdminTokenGuard)
 @Controller('admin/failed-events')
 export class FailedEventsController {
@@ -48,9 +49,10 @@ export class FailedEventsController {
 
   @Get()
   @ApiOperation({ summary: 'Dead-lettered event deliveries, newest first' })
-  @ApiQuery({ name: 'limit', required: false, description: '1 to 500, default 50' })
-  @ApiQuery({ name: 'offset', required: false, description: 'default 0' })
-  @ApiOkResponse({ type: DeadLetterPage })
+  @ApiQuery({ name: 'limit', required: false, description: 'Page size', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
+  @ApiQuery({ name: 'offset', required: false, description: 'Dead letters to skip', schema: { type: 'integer', minimum: 0, maximum: 1_000_000_000, default: 0 } })
+  @ApiResponse({ status: 200, type: DeadLetterPage, description: 'A page of dead letters, newest first' })
+  @ApiErrorResponse(400, 'limit or offset out of range', { 'Bad limit': ['limit must be an integer from 1 to 500'] })
   async list(@Query('limit') limit?: string, @Query('offset') offset?: string): Promise<DeadLetterPage> {
     const l = parseBound('limit', limit, 50, 1, 500);
     const o = parseBound('offset', offset, 0, 0, 1_000_000_000);
@@ -61,9 +63,11 @@ export class FailedEventsController {
   @Post(':id/retry')
   @HttpCode(202)
   @ApiOperation({ summary: 'Run the failed handler again now; on success the dead letter is removed' })
-  @ApiResponse({ status: 202, type: RetryResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No dead letter with that id' })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'That dead letter is being retried right now' })
+  @ApiParam({ name: 'id', description: 'Id of the dead letter (from the listing)', example: '42' })
+  @ApiResponse({ status: 202, type: RetryResponse, description: 'Ran: delivered (the dead letter is gone), or failed again (it stays)' })
+  @ApiErrorResponse(400, 'Malformed JSON body (the route reads no body)', { 'Malformed JSON': MALFORMED_JSON })
+  @ApiErrorResponse(404, 'No dead letter with that id', { 'Unknown id': 'No dead letter 42' })
+  @ApiErrorResponse(409, 'That dead letter is being retried right now', { 'Retry under way': 'Dead letter 42 is being retried right now' })
   async retry(@Param('id') id: string): Promise<RetryResponse> {
     if (!/^\d{1,18}$/.test(id)) throw new NotFoundException(`No dead letter ${id}`);
     const row = await this.store.claimDead(id, this.config.outboxLeaseMs);

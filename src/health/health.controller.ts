@@ -2,7 +2,9 @@ import { applyDecorators, Controller, Get, Optional, ServiceUnavailableException
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult, type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { RedisConnections } from '../external-events/redis.connections.js';
+import { ApiErrorResponse } from '../http/error-response.js';
 import { DATABASE_CHECK_TIMEOUT_MS, DatabaseProbe } from './database.probe.js';
+import { HealthResponse, HealthUnavailableResponse } from './health.response.js';
 
 const REDIS_CHECK_TIMEOUT_MS = 1000;
 
@@ -11,29 +13,20 @@ const readinessDocs = (summary: string) =>
     ApiOperation({ summary }),
     ApiResponse({
       status: 200,
+      type: HealthResponse,
       description:
         'The database answers. `details` lists each configured dependency: `database`, and `redis` when REDIS_URL is set. ' +
         'Redis down makes `status` "degraded" but never the code. Each check gives up after 1 s.',
-      schema: {
-        example: {
-          status: 'ok',
-          info: { database: { status: 'up', responseTime: 2 }, redis: { status: 'up', responseTime: 1 } },
-          error: {},
-          details: { database: { status: 'up', responseTime: 2 }, redis: { status: 'up', responseTime: 1 } },
-        },
-      },
     }),
-    ApiResponse({
-      status: 503,
-      description: 'The database does not answer within 1 s (or the service is shutting down); `message` says which, `details` lists each dependency.',
-      schema: {
-        example: {
-          status: 'error',
-          message: 'The database does not answer',
-          details: { database: { status: 'down', message: 'timeout of 1000ms exceeded', responseTime: 1000 }, redis: { status: 'up', responseTime: 1 } },
-        },
+    ApiErrorResponse(
+      503,
+      'The database does not answer within 1 s (or the service is shutting down); `message` says which, `details` lists each dependency',
+      { 'Database down': 'The database does not answer', 'Shutting down': 'The service is shutting down' },
+      {
+        type: HealthUnavailableResponse,
+        fields: { status: 'error', info: {}, details: { database: { status: 'down', message: 'timeout of 1000ms exceeded', responseTime: 1000 } } },
       },
-    }),
+    ),
   );
 
 /**

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { asTemporarilyUnavailable, RETRY_AFTER } from '../database/database-errors.js';
 import { recordFailure } from '../logging/request-log.js';
 import { DomainError, DuplicateBatch, InvalidSku, OrderLineConflict, UnknownBatch } from '../allocation/domain/errors.js';
+import { statusText } from './error-response.js';
 
 interface HttpError {
   status: number;
@@ -38,7 +39,7 @@ export class ErrorFilter implements ExceptionFilter {
       ...error.extra,
       statusCode: error.status,
       message: error.message,
-      error: HttpStatus[error.status]?.toString().replace(/_/g, ' ').toLowerCase().replace(/\b\w/g, (c) => c.toUpperCase()),
+      error: statusText(error.status),
     });
   }
 

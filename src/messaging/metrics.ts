@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
-import { ApiExcludeEndpoint } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from 'prom-client';
 
 /** Node process metrics, registered once per process (several apps may run in one test process). */
@@ -65,6 +65,7 @@ export abstract class OutboxFigures {
   abstract stats(): Promise<{ pending: number; oldestAgeSeconds: number; retrying: number; dead: number }>;
 }
 
+@ApiTags('operations')
 @Controller('metrics')
 export class MetricsController {
   constructor(
@@ -73,7 +74,12 @@ export class MetricsController {
   ) {}
 
   @Get()
-  @ApiExcludeEndpoint()
+  @ApiOperation({ summary: 'Metrics for Prometheus: commands, event deliveries, outbox, dead letters, Node process' })
+  @ApiResponse({
+    status: 200,
+    description: 'The Prometheus text exposition format',
+    content: { [register.contentType]: { schema: { type: 'string' } } },
+  })
   @Header('Content-Type', register.contentType)
   async scrape(): Promise<string> {
     // The outbox gauges are read at scrape time. If the database does not answer, they are unknown (NaN),

@@ -63,6 +63,9 @@ describe('malformed requests: 4xx with a JSON message, and nothing changes', () 
     expect(res.headers['content-type']).toMatch(/json/);
     expect(res.body.message).toBeDefined();
     expect(Array.isArray(res.body.message) || typeof res.body.message === 'string').toBe(true);
+    // One message per faulty field: no field is named by two messages.
+    const fields = [res.body.message].flat().map((m: string) => m.split(' ')[0]);
+    expect(fields).toEqual([...new Set(fields)]);
   });
 
   it.each(['/add_batch', '/allocate', '/change_batch_quantity'])('POST %s with malformed JSON is a 400', async (route) => {
@@ -90,6 +93,22 @@ describe('malformed requests: 4xx with a JSON message, and nothing changes', () 
     expect(text).toMatch(/orderid/);
     expect(text).toMatch(/sku/);
     expect(text).toMatch(/qty/);
+  });
+
+  it.each<[string, string, object, unknown[]]>([
+    ['/add_batch', 'no fields', {}, ['ref is required', 'sku is required', 'qty is required']],
+    ['/add_batch', 'a number for ref', { ref: 5, sku, qty: 1 }, ['ref must be a string']],
+    ['/add_batch', 'an empty ref and a null qty', { ref: '', sku, qty: null }, [expect.stringMatching(/^ref must be /), 'qty is required']],
+    ['/add_batch', 'a ref of 256 characters', { ref: 'r'.repeat(256), sku, qty: 1 }, [expect.stringMatching(/^ref must be /)]],
+    ['/add_batch', 'qty as a string', { ref: unique('r'), sku, qty: '5' }, ['qty must be an integer number']],
+    ['/add_batch', 'qty zero', { ref: unique('r'), sku, qty: 0 }, ['qty must not be less than 1']],
+    ['/allocate', 'no qty', { orderid: unique('o'), sku }, ['qty is required']],
+    ['/allocate', 'qty beyond 2^31-1', { orderid: unique('o'), sku, qty: 2 ** 31 }, ['qty must not be greater than 2147483647']],
+    ['/change_batch_quantity', 'a fractional qty', { ref, qty: 1.5 }, ['qty must be an integer number']],
+  ])('POST %s with %s has exactly one message per faulty field', async (route, _name, body, expected) => {
+    const res = await t.http.post(route).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toEqual(expected);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { Body, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorResponse } from '../../http/error-response.js';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponse, CONTENDED, MALFORMED_JSON, UNAVAILABLE } from '../../http/error-response.js';
 import { Allocate } from '../commands/allocate/allocate.command.js';
 import { AllocateRequest, AllocateResponse } from '../commands/allocate/allocate.request.js';
 import { ChangeBatchQuantity } from '../commands/change-batch-quantity/change-batch-quantity.command.js';
@@ -13,10 +13,24 @@ import { GetProduct } from '../queries/get-product/get-product.query.js';
 import { IdentifierPipe } from './identifier.pipe.js';
 import { AllocationLineResponse, ProductResponse } from './views.js';
 
+const invalidBody = (invalidFields: string[], messages: Record<string, string | string[]> = {}) =>
+  ApiErrorResponse(400, 'Invalid body: one message per faulty field, or malformed JSON', {
+    ...messages,
+    'Invalid fields': invalidFields,
+    'Malformed JSON': MALFORMED_JSON,
+  });
+const invalidParameter = (name: string) =>
+  ApiErrorResponse(400, `Invalid ${name}`, {
+    [`Invalid ${name}`]: [`${name} must be a non-empty string of at most 255 characters without NUL`],
+  });
+const commandUnavailable = ApiErrorResponse(503, 'Database unreachable, or contention past the retry bound; see Retry-After', {
+  'Database unreachable': UNAVAILABLE,
+  'Persistent contention': CONTENDED,
+});
+const queryUnavailable = ApiErrorResponse(503, 'Database unreachable; see Retry-After', { 'Database unreachable': UNAVAILABLE });
+
 /** Translates HTTP to commands and queries; the rules live in the domain. */
 @ApiTags('allocation')
-@ApiBadRequestResponse({ type: ErrorResponse, description: 'Invalid body or parameter' })
-@ApiServiceUnavailableResponse({ type: ErrorResponse, description: 'Database unreachable or persistent contention; see Retry-After' })
 @Controller()
 export class AllocationController {
   constructor(
@@ -27,8 +41,10 @@ export class AllocationController {
   @Post('add_batch')
   @HttpCode(201)
   @ApiOperation({ summary: 'Add a batch of stock' })
-  @ApiResponse({ status: 201, type: CreateBatchResponse })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'A batch with that ref exists' })
+  @ApiResponse({ status: 201, type: CreateBatchResponse, description: 'Created: the batch as stored' })
+  @invalidBody(['sku is required', 'qty must not be less than 1'])
+  @ApiErrorResponse(409, 'A batch with that ref exists', { 'Duplicate ref': 'Batch batch-001 already exists' })
+  @commandUnavailable
   async addBatch(@Body() body: CreateBatchRequest): Promise<CreateBatchResponse> {
     const eta = body.eta ?? null;
     await this.commandBus.execute(new CreateBatch(body.ref, body.sku, body.qty, eta));
@@ -39,8 +55,12 @@ export class AllocationController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Allocate an order line to the best batch (warehouse stock first, then earliest ETA)' })
   @ApiResponse({ status: 202, type: AllocateResponse, description: 'Allocated (or already allocated with the same qty)' })
-  @ApiBadRequestResponse({ type: ErrorResponse, description: 'Invalid body, or "Invalid sku <sku>" when no batch ever had that sku' })
-  @ApiConflictResponse({ type: ErrorResponse, description: '"Out of stock for sku <sku>", or the line is already allocated with another qty' })
+  @invalidBody(['sku is required', 'qty must not be less than 1'], { 'Unknown sku': 'Invalid sku RED-CHAIR' })
+  @ApiErrorResponse(409, 'Out of stock (the OutOfStock event is published), or the line is already allocated with another qty', {
+    'Out of stock': 'Out of stock for sku RED-CHAIR',
+    'Line allocated with another qty': 'Order order-001 already has 10 of sku RED-CHAIR allocated; a line cannot change its quantity',
+  })
+  @commandUnavailable
   async allocate(@Body() body: AllocateRequest): Promise<AllocateResponse> {
     const outcome = await this.commandBus.execute(new Allocate(body.orderid, body.sku, body.qty));
     if (outcome.kind === 'out-of-stock') throw new ConflictException(`Out of stock for sku ${body.sku}`);
@@ -50,8 +70,14 @@ export class AllocationController {
   @Post('change_batch_quantity')
   @HttpCode(200)
   @ApiOperation({ summary: "Change a batch's purchased quantity; lines that no longer fit are reallocated" })
-  @ApiOkResponse({ type: ChangeBatchQuantityResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown batch' })
+  @ApiResponse({
+    status: 200,
+    type: ChangeBatchQuantityResponse,
+    description: 'Changed; lines that no longer fit are deallocated and then reallocated asynchronously',
+  })
+  @invalidBody(['ref is required', 'qty must not be less than 0'])
+  @ApiErrorResponse(404, 'Unknown batch', { 'Unknown batch': 'Unknown batch batch-001' })
+  @commandUnavailable
   async changeBatchQuantity(@Body() body: ChangeBatchQuantityRequest): Promise<ChangeBatchQuantityResponse> {
     await this.commandBus.execute(new ChangeBatchQuantity(body.ref, body.qty));
     return { ref: body.ref, qty: body.qty };
@@ -59,8 +85,10 @@ export class AllocationController {
 
   @Get('allocations/:orderid')
   @ApiOperation({ summary: "An order's allocated lines" })
-  @ApiOkResponse({ type: [AllocationLineResponse] })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Nothing allocated to that order' })
+  @ApiResponse({ status: 200, type: [AllocationLineResponse], description: "The order's lines and the batch each is allocated to" })
+  @invalidParameter('orderid')
+  @ApiErrorResponse(404, 'Nothing allocated to that order', { 'No allocations': 'No allocations for order order-001' })
+  @queryUnavailable
   async allocations(@Param('orderid', new IdentifierPipe('orderid')) orderid: string): Promise<AllocationLineResponse[]> {
     const lines = await this.queryBus.execute(new GetAllocations(orderid));
     if (lines.length === 0) throw new NotFoundException(`No allocations for order ${orderid}`);
@@ -69,8 +97,10 @@ export class AllocationController {
 
   @Get('products/:sku')
   @ApiOperation({ summary: "A product's batches and stock" })
-  @ApiOkResponse({ type: ProductResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown sku' })
+  @ApiResponse({ status: 200, type: ProductResponse, description: 'The product, its version and its batches' })
+  @invalidParameter('sku')
+  @ApiErrorResponse(404, 'Unknown sku', { 'Unknown sku': 'Unknown sku RED-CHAIR' })
+  @queryUnavailable
   async product(@Param('sku', new IdentifierPipe('sku')) sku: string): Promise<ProductResponse> {
     const product = await this.queryBus.execute(new GetProduct(sku));
     if (!product) throw new NotFoundException(`Unknown sku ${sku}`);

@@ -1,9 +1,13 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
-import { IsInt, IsString, Max, Min, registerDecorator, type ValidationOptions } from 'class-validator';
+import { IsDefined, IsInt, IsString, Max, Min, registerDecorator, type ValidationOptions } from 'class-validator';
 
 export const MAX_INT = 2_147_483_647;
 const MAX_CHARS = 255;
+
+// Checks run in the order listed and the first failing one names the fault (ValidationPipe's
+// stopAtFirstError, in app.ts): one message per field.
+const Required = () => IsDefined({ message: '$property is required' });
 
 /**
  * A non-empty string of at most 255 characters (code points, as PostgreSQL counts), well-formed (no
@@ -31,6 +35,7 @@ function IsIdentifierString(options?: ValidationOptions): PropertyDecorator {
 export function Identifier(description: string, example: string): PropertyDecorator {
   return applyDecorators(
     ApiProperty({ description, example, minLength: 1, maxLength: MAX_CHARS }),
+    Required(),
     IsString(),
     IsIdentifierString(),
   );
@@ -39,6 +44,7 @@ export function Identifier(description: string, example: string): PropertyDecora
 export function Quantity(min: number, options: ApiPropertyOptions): PropertyDecorator {
   return applyDecorators(
     ApiProperty({ type: 'integer', minimum: min, maximum: MAX_INT, ...options } as ApiPropertyOptions),
+    Required(),
     IsInt(),
     Min(min),
     Max(MAX_INT),

@@ -11,5 +11,5 @@ export class ChangeBatchQuantityRequest {
 
 export class ChangeBatchQuantityResponse {
   @ApiProperty({ example: 'batch-001' }) ref: string;
-  @ApiProperty({ example: 20 }) qty: number;
+  @ApiProperty({ type: 'integer', example: 20 }) qty: number;
 }

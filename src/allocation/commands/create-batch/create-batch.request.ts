@@ -28,6 +28,6 @@ export class CreateBatchRequest {
 export class CreateBatchResponse {
   @ApiProperty({ example: 'batch-001' }) ref: string;
   @ApiProperty({ example: 'RED-CHAIR' }) sku: string;
-  @ApiProperty({ example: 100 }) qty: number;
+  @ApiProperty({ type: 'integer', example: 100 }) qty: number;
   @ApiProperty({ type: String, format: 'date', nullable: true, example: null }) eta: string | null;
 }
