@@ -2,8 +2,9 @@
  * `npm run bench`: builds and starts the service in production mode on a fresh database, seeds it, drives it
  * with autocannon over loopback, prints a table, writes bench/results.json, and stops everything.
  *
- * BENCH_DURATION (seconds per run, default 15), BENCH_REPEAT (default 3), WEB_CONCURRENCY (workers of the
- * service) and DATABASE_URL (a server to create the bench database on; default: embedded) adjust it.
+ * BENCH_DURATION (seconds per run, default 15), BENCH_REPEAT (default 3), BENCH_SCENARIOS (a comma-separated
+ * subset of many,hot,growth,pgbench,big-shrink; default all), WEB_CONCURRENCY (workers of the service) and
+ * DATABASE_URL (a server to create the bench database on; default: embedded) adjust it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const SKUS = 1000;
 const AMPLE = 1_000_000_000;
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'many,hot,growth,pgbench,big-shrink').split(',').map((s) => s.trim()));
+const BIG_LINES = 50_000;
 
 interface Run {
   rps: number;
@@ -46,7 +49,7 @@ async function main(): Promise<void> {
     await load(service.port, 16, () => `bench-sku-${Math.floor(Math.random() * SKUS)}`, 'warmup', Math.min(DURATION, 5));
 
     const manySkus: Record<string, Run> = {};
-    for (const connections of [16, 64]) {
+    for (const connections of SCENARIOS.has('many') ? [16, 64] : []) {
       const runs: Run[] = [];
       for (let i = 0; i < REPEAT; i++) {
         runs.push(await load(service.port, connections, () => `bench-sku-${Math.floor(Math.random() * SKUS)}`, `many${connections}r${i}`));
@@ -56,33 +59,35 @@ async function main(): Promise<void> {
     }
 
     const hotRuns: Run[] = [];
-    for (let i = 0; i < REPEAT; i++) {
+    for (let i = 0; i < (SCENARIOS.has('hot') ? REPEAT : 0); i++) {
       hotRuns.push(await load(service.port, 16, () => 'bench-hot', `hot${i}`));
       log(`hot SKU, 16 connections, run ${i + 1}: ${fmt(hotRuns.at(-1)!)}`);
     }
-    const hot = medianRun(hotRuns);
+    const hot = hotRuns.length > 0 ? medianRun(hotRuns) : undefined;
     const overAllocated = await overAllocatedBatches(client);
 
     const growth: Record<string, number> = {};
-    for (const prior of [10, 1000, 10000]) {
+    for (const prior of SCENARIOS.has('growth') ? [10, 1000, 10000] : []) {
       const p50s: number[] = [];
       for (let i = 0; i < REPEAT; i++) p50s.push(await sequentialP50(service.port, `bench-growth-${prior}`, `growth${prior}r${i}`, 1000));
       growth[prior] = median(p50s);
       log(`growth, ${prior} prior allocations: p50 ${growth[prior].toFixed(3)} ms`);
     }
 
-    const ceiling = await pgbenchCeiling(dbUrl);
+    const bigShrink = SCENARIOS.has('big-shrink') ? await shrinkBigBatch(service.port, client) : undefined;
+    const ceiling = SCENARIOS.has('pgbench') ? await pgbenchCeiling(dbUrl) : null;
     const rssMb = service.peakRssMb();
     const results = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
-      settings: { durationSeconds: DURATION, repeat: REPEAT, workers: service.workers },
+      settings: { durationSeconds: DURATION, repeat: REPEAT, workers: service.workers, scenarios: [...SCENARIOS] },
       manySkus,
-      hotSku: { ...hot, overAllocatedBatches: overAllocated },
+      hotSku: hot ? { ...hot, overAllocatedBatches: overAllocated } : undefined,
       growthP50Ms: growth,
       growthRatio10000to10: growth[10000] / growth[10],
+      bigShrink,
       pgbenchTps: ceiling,
-      ratioToPgbench: ceiling ? manySkus[16].rps / ceiling : null,
+      ratioToPgbench: ceiling && manySkus[16] ? manySkus[16].rps / ceiling : null,
       peakRssMbPerProcess: rssMb,
       tookSeconds: Math.round((Date.now() - started) / 1000),
     };
@@ -214,14 +219,81 @@ async function seed(client: pg.Client): Promise<void> {
        SELECT 'prior-' || i, $1::varchar, 1, $1::varchar || '-warehouse' FROM generate_series(1, $2::int) i`,
       [sku, n],
     );
-    await client.query(
-      `INSERT INTO allocations_view (orderid, sku, batch_reference)
-       SELECT 'prior-' || i, $1::varchar, $1::varchar || '-warehouse' FROM generate_series(1, $2::int) i`,
-      [sku, n],
-    );
     await client.query(`UPDATE batches SET allocated_quantity = $2::int WHERE reference = $1::varchar || '-warehouse'`, [sku, n]);
   }
+  if (SCENARIOS.has('big-shrink')) {
+    // One batch holding 50,000 lines, and another with room for all of them.
+    await client.query(`INSERT INTO products (sku, version) VALUES ('bench-big', 2)`);
+    await client.query(
+      `INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
+       VALUES ('bench-big-full', 'bench-big', $1, $1, NULL), ('bench-big-room', 'bench-big', $1, 0, DATE '2030-01-01')`,
+      [BIG_LINES],
+    );
+    await client.query(
+      `INSERT INTO allocations (orderid, sku, qty, batch_reference)
+       SELECT 'big-' || i, 'bench-big', 1, 'bench-big-full' FROM generate_series(1, $1::int) i`,
+      [BIG_LINES],
+    );
+  }
   await client.query('ANALYZE'); // fresh planner statistics, or the ceiling query seq-scans
+}
+
+interface BigShrink {
+  lines: number;
+  answer: number;
+  secondsToAnswer: number;
+  secondsToReallocated: number;
+  reallocated: number;
+  load: Run;
+}
+
+/**
+ * While a many-SKU load runs, shrinks the 50,000-line batch to 0: how long until the 200, how long until
+ * every line is allocated again (to the batch with room), and what the other load saw meanwhile.
+ */
+async function shrinkBigBatch(port: number, client: pg.Client): Promise<BigShrink> {
+  const reallocated = async () =>
+    (await client.query(`SELECT count(*)::int AS n FROM allocations WHERE sku = 'bench-big' AND batch_reference = 'bench-big-room'`)).rows[0].n as number;
+  let stop: () => void = () => undefined;
+  const background = new Promise<Run>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${port}`,
+        connections: 16,
+        duration: 600,
+        requests: [
+          {
+            method: 'POST',
+            path: '/allocate',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: JSON.stringify({ orderid: `shrink-${orderCounter++}`, sku: `bench-sku-${Math.floor(Math.random() * SKUS)}`, qty: 1 }) }),
+          },
+        ],
+      },
+      (error, result) => {
+        if (error) return reject(error);
+        resolve({ rps: result['2xx'] / (result.duration || 1), p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, fiveXX: result['5xx'] });
+      },
+    );
+    stop = () => instance.stop();
+  });
+  await new Promise((r) => setTimeout(r, 2000)); // the load first
+  const started = Date.now();
+  const res = await fetch(`http://127.0.0.1:${port}/change_batch_quantity`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ref: 'bench-big-full', qty: 0 }),
+  });
+  const secondsToAnswer = (Date.now() - started) / 1000;
+  log(`big shrink: ${res.status} after ${secondsToAnswer.toFixed(2)} s; reallocating ${BIG_LINES} lines`);
+  let done = 0;
+  const deadline = Date.now() + 300_000;
+  while ((done = await reallocated()) < BIG_LINES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  const secondsToReallocated = (Date.now() - started) / 1000;
+  stop();
+  const load = await background;
+  log(`big shrink: ${done} of ${BIG_LINES} lines reallocated after ${secondsToReallocated.toFixed(1)} s; other load meanwhile: ${fmt(load)}`);
+  return { lines: BIG_LINES, answer: res.status, secondsToAnswer, secondsToReallocated, reallocated: done, load };
 }
 
 let orderCounter = 0;
@@ -325,21 +397,21 @@ END;
 
 function printTable(r: {
   manySkus: Record<string, Run>;
-  hotSku: Run & { overAllocatedBatches: number };
+  hotSku?: Run & { overAllocatedBatches: number };
   growthP50Ms: Record<string, number>;
   growthRatio10000to10: number;
+  bigShrink?: BigShrink;
   pgbenchTps: number | null;
   ratioToPgbench: number | null;
   peakRssMbPerProcess: number[];
   settings: { durationSeconds: number; repeat: number; workers: number };
 }): void {
-  const m16 = r.manySkus[16];
-  const m64 = r.manySkus[64];
+  const scenario = (name: string, run: Run) => [name, run.rps.toFixed(0), run.p50, run.p99, run.non2xx, run.fiveXX];
   const rows = [
     ['scenario', 'allocations/s', 'p50 ms', 'p99 ms', 'non-2xx', '5xx'],
-    ['many SKUs, 16 conn', m16.rps.toFixed(0), m16.p50, m16.p99, m16.non2xx, m16.fiveXX],
-    ['many SKUs, 64 conn', m64.rps.toFixed(0), m64.p50, m64.p99, m64.non2xx, m64.fiveXX],
-    ['hot SKU, 16 conn', r.hotSku.rps.toFixed(0), r.hotSku.p50, r.hotSku.p99, r.hotSku.non2xx, r.hotSku.fiveXX],
+    ...(r.manySkus[16] ? [scenario('many SKUs, 16 conn', r.manySkus[16]), scenario('many SKUs, 64 conn', r.manySkus[64])] : []),
+    ...(r.hotSku ? [scenario('hot SKU, 16 conn', r.hotSku)] : []),
+    ...(r.bigShrink ? [scenario('many SKUs, 16 conn, during the big shrink', r.bigShrink.load)] : []),
   ].map((row) => row.map(String));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const line = (row: string[]) => `| ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
@@ -349,14 +421,23 @@ function printTable(r: {
   for (const row of rows.slice(1)) console.log(line(row));
   console.log('');
   console.log(`| figure | value |\n|---|---|`);
-  console.log(`| hot SKU: over-allocated batches after the run | ${r.hotSku.overAllocatedBatches} |`);
-  const g = (n: number) => r.growthP50Ms[n].toFixed(2);
-  console.log(`| growth: p50 at 10 / 1,000 / 10,000 prior allocations (1 client) | ${g(10)} / ${g(1000)} / ${g(10000)} ms (x${r.growthRatio10000to10.toFixed(2)}) |`);
-  console.log(`| pgbench textbook allocation, 16 clients | ${r.pgbenchTps ? `${r.pgbenchTps.toFixed(0)} tps` : 'n/a'} |`);
-  console.log(`| service / pgbench (many SKUs, 16 conn) | ${r.ratioToPgbench ? `x${r.ratioToPgbench.toFixed(2)}` : 'n/a'} |`);
+  if (r.hotSku) console.log(`| hot SKU: over-allocated batches after the run | ${r.hotSku.overAllocatedBatches} |`);
+  if (r.growthP50Ms[10] !== undefined) {
+    const g = (n: number) => r.growthP50Ms[n].toFixed(2);
+    console.log(`| growth: p50 at 10 / 1,000 / 10,000 prior allocations (1 client) | ${g(10)} / ${g(1000)} / ${g(10000)} ms (x${r.growthRatio10000to10.toFixed(2)}) |`);
+  }
+  if (r.bigShrink) {
+    const b = r.bigShrink;
+    console.log(`| big shrink: batch of ${b.lines.toLocaleString('en')} lines to 0 under load, answer | ${b.answer} after ${b.secondsToAnswer.toFixed(2)} s |`);
+    console.log(`| big shrink: every line reallocated | ${b.reallocated.toLocaleString('en')} lines after ${b.secondsToReallocated.toFixed(1)} s |`);
+  }
+  if (r.pgbenchTps !== null) {
+    console.log(`| pgbench textbook allocation, 16 clients | ${r.pgbenchTps.toFixed(0)} tps |`);
+    console.log(`| service / pgbench (many SKUs, 16 conn) | ${r.ratioToPgbench ? `x${r.ratioToPgbench.toFixed(2)}` : 'n/a'} |`);
+  }
+  console.log(`| peak RSS per process | ${r.peakRssMbPerProcess.map((m) => `${m} MB`).join(', ')} |`);
   // Ratios only between figures of this run; a figure from elsewhere is labelled, never divided by.
   console.log(`\nRecorded elsewhere, not measured in this run: the book's reference Python service did 260/s (another machine, another day).`);
-  console.log(`| peak RSS per process | ${r.peakRssMbPerProcess.map((m) => `${m} MB`).join(', ')} |`);
 }
 
 main().catch((error) => {

@@ -5,6 +5,7 @@ import { AllocationModule } from './allocation/allocation.module.js';
 import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { eventHandlers } from './event-handlers.js';
 import { ExternalEventsModule } from './external-events/external-events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
@@ -18,7 +19,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config),
         CqrsModule.forRoot(),
-        MessagingModule,
+        MessagingModule.forRoot(eventHandlers(config)),
         AllocationModule,
         ExternalEventsModule.forRoot(config),
         HealthModule,

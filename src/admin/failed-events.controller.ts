@@ -4,7 +4,9 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { ApiErrorResponse, MALFORMED_JSON, UNAVAILABLE } from '../http/error-response.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from '../messaging/delivery-runner.js';
-import { eventFromRow, OutboxStore } from '../messaging/outbox.store.js';
+import { storedEventFromRow } from '../messaging/event-codec.js';
+import { EventHandlers } from '../messaging/event-handlers.js';
+import { OutboxStore } from '../messaging/outbox.store.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 
 class DeadLetterResponse {
@@ -44,6 +46,7 @@ export class FailedEventsController {
   constructor(
     private readonly store: OutboxStore,
     private readonly runner: DeliveryRunner,
+    private readonly handlers: EventHandlers,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -73,8 +76,8 @@ export class FailedEventsController {
     const row = await this.store.claimDead(id, this.config.outboxLeaseMs);
     if (row === undefined) throw new NotFoundException(`No dead letter ${id}`);
     if (row === 'busy') throw new ConflictException(`Dead letter ${id} is being retried right now`);
-    const event = eventFromRow(row);
-    const delivered = await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, event, { manual: true }));
+    const stored = storedEventFromRow(row, (name) => this.handlers.eventClass(name));
+    const delivered = await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, stored, { manual: true }));
     if (delivered) return { id, delivered };
     return { id, delivered, lastError: (await this.store.deadLetter(id))?.lastError };
   }

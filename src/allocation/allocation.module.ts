@@ -3,7 +3,6 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { AllocateHandler } from './commands/allocate/allocate.handler.js';
 import { ChangeBatchQuantityHandler } from './commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { CreateBatchHandler } from './commands/create-batch/create-batch.handler.js';
-import { AllocationsViewProjector } from './events/allocations-view.projector.js';
 import { OutOfStockNotifier } from './events/out-of-stock.notifier.js';
 import { ReallocationSaga } from './events/reallocation.saga.js';
 import { AllocationController } from './http/allocation.controller.js';
@@ -22,7 +21,6 @@ import { GetProductHandler } from './queries/get-product/get-product.handler.js'
     ChangeBatchQuantityHandler,
     GetAllocationsHandler,
     GetProductHandler,
-    AllocationsViewProjector,
     OutOfStockNotifier,
     ReallocationSaga,
     { provide: UnitOfWork, useClass: TypeOrmUnitOfWork },

@@ -21,6 +21,8 @@ export interface AppConfig {
   /** Longest back-off delay between event-handler attempts. */
   eventHandlerBackoffMaxMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Event deliveries (handlers, saga steps) run at once by one instance; the rest wait their turn. */
+  eventDeliveryConcurrency: number;
   /** How often the outbox relay looks for undispatched events and due retries. */
   outboxPollMs: number;
   /** How long a dispatcher holds an event or a delivery before another instance may take it over. */
@@ -101,6 +103,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventHandlerBackoffMs: integer('EVENT_HANDLER_BACKOFF_MS', 1000, 1, 3_600_000),
     eventHandlerBackoffMaxMs: integer('EVENT_HANDLER_BACKOFF_MAX_MS', 300_000, 1, 86_400_000),
     logLevel: (levels.includes(logLevel) ? logLevel : 'info') as AppConfig['logLevel'],
+    eventDeliveryConcurrency: integer('EVENT_DELIVERY_CONCURRENCY', 4, 1, 1000),
     outboxPollMs: integer('OUTBOX_POLL_MS', 1000, 10, 3_600_000),
     outboxLeaseMs: integer('OUTBOX_LEASE_MS', 30_000, 100, 3_600_000),
     outboxRetentionMs: integer('OUTBOX_RETENTION_HOURS', 24, 0, 24 * 365) * 3_600_000,

@@ -1,6 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
 import { AllocationEntity } from '../allocation/persistence/allocation.entity.js';
-import { AllocationsViewEntity } from '../allocation/persistence/allocations-view.entity.js';
 import { BatchEntity } from '../allocation/persistence/batch.entity.js';
 import { ProductEntity } from '../allocation/persistence/product.entity.js';
 import { EventDeliveryEntity } from '../messaging/event-delivery.entity.js';
@@ -10,6 +9,7 @@ import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-s
 import { Outbox1764000000001 } from './migrations/1764000000001-outbox.js';
 import { OutboxExternalMessages1764000000002 } from './migrations/1764000000002-outbox-external-messages.js';
 import { DeadLetterIndexAscending1764000000003 } from './migrations/1764000000003-dead-letter-index-ascending.js';
+import { DropAllocationsView1764000000004 } from './migrations/1764000000004-drop-allocations-view.js';
 
 // ESM: entities and migrations are listed as classes, not globs. The entities describe the schema the
 // migrations build, exactly (test/integration/schema.spec.ts): a change to one needs the other.
@@ -17,7 +17,6 @@ export const entities = [
   ProductEntity,
   BatchEntity,
   AllocationEntity,
-  AllocationsViewEntity,
   OutboxEntity,
   EventDeliveryEntity,
   SentNotificationEntity,
@@ -27,6 +26,7 @@ export const migrations = [
   Outbox1764000000001,
   OutboxExternalMessages1764000000002,
   DeadLetterIndexAscending1764000000003,
+  DropAllocationsView1764000000004,
 ];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {

@@ -4,14 +4,17 @@ import type { DataSource, QueryRunner } from 'typeorm';
 
 /**
  * Hot-path statements as named prepared statements: PostgreSQL parses and plans each once per connection
- * instead of on every request (the multi-CTE write costs more to plan than to run). Statement texts are a
- * small fixed set, so the names (a hash of the text) stay bounded.
+ * instead of on every request (the multi-CTE write costs more to plan than to run). Their texts are a small
+ * fixed set (lists travel as array parameters, never as text), so the names stay few; past MAX_NAMED a
+ * text runs unnamed, so that no mistake can grow every connection's statement cache without bound.
  */
+const MAX_NAMED = 64;
 const names = new Map<string, string>();
 
 function config(text: string, values: unknown[]): pg.QueryConfig {
   let name = names.get(text);
   if (!name) {
+    if (names.size >= MAX_NAMED) return { text, values };
     name = `s_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
     names.set(text, name);
   }

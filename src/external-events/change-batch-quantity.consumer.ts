@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { CommandBus, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
+import { CommandBus, EventsHandler } from '@nestjs/cqrs';
 import type { ChangeBatchQuantity } from '../allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
 import { DomainError } from '../allocation/domain/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { DeliveryRunner } from '../messaging/delivery-runner.js';
-import type { DurableHandler } from '../messaging/durable-handler.js';
+import { EventHandler } from '../messaging/event-handler.js';
 import { Metrics } from '../messaging/metrics.js';
 import { OutboxDispatcher } from '../messaging/outbox.dispatcher.js';
 import { OutboxStore } from '../messaging/outbox.store.js';
@@ -26,9 +25,7 @@ const LEADER_KEY = 'allocation-service:consumer-leader:change_batch_quantity';
  */
 @EventsHandler(ExternalMessageReceived)
 @Injectable()
-export class ChangeBatchQuantityConsumer
-  implements IEventHandler<ExternalMessageReceived>, DurableHandler<ExternalMessageReceived>, OnApplicationBootstrap, BeforeApplicationShutdown
-{
+export class ChangeBatchQuantityConsumer extends EventHandler<ExternalMessageReceived> implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly handlerName = 'ChangeBatchQuantityConsumer';
   private readonly logger = new Logger(ChangeBatchQuantityConsumer.name);
   private readonly channel: string;
@@ -37,14 +34,13 @@ export class ChangeBatchQuantityConsumer
   constructor(
     private readonly redis: RedisConnections,
     names: RedisNames,
-    private readonly runner: DeliveryRunner,
     private readonly commandBus: CommandBus,
     private readonly store: OutboxStore,
     private readonly dispatcher: OutboxDispatcher,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    runner.register(this);
+    super();
     this.channel = names.of(CHANGE_BATCH_QUANTITY);
     this.lock = new LeaderLock(redis.commands, names.of(LEADER_KEY), {
       lead: async () => {
@@ -75,11 +71,7 @@ export class ChangeBatchQuantityConsumer
     await this.lock.stop();
   }
 
-  handle(event: ExternalMessageReceived): Promise<unknown> {
-    return this.runner.run(this, event);
-  }
-
-  async deliver(event: ExternalMessageReceived): Promise<void> {
+  async apply(event: ExternalMessageReceived): Promise<void> {
     if (event.channel !== CHANGE_BATCH_QUANTITY) return;
     let command: ChangeBatchQuantity;
     try {
@@ -99,15 +91,15 @@ export class ChangeBatchQuantityConsumer
 
   /** Stores the message, then hands it to the handler, as a committed event would be. */
   private async receive(data: string): Promise<void> {
-    const event = new ExternalMessageReceived(CHANGE_BATCH_QUANTITY, data);
+    let stored;
     try {
-      await this.store.append([event], undefined, this.config.outboxLeaseMs);
+      stored = await this.store.append([new ExternalMessageReceived(CHANGE_BATCH_QUANTITY, data)], undefined, this.config.outboxLeaseMs);
     } catch (error) {
       // Pub/sub cannot redeliver: say loudly what was lost.
       this.metrics.inbound.inc({ channel: CHANGE_BATCH_QUANTITY, outcome: 'lost' });
       this.logger.error({ msg: 'could not store an inbound message; it is lost', data, error: (error as Error).message });
       return;
     }
-    await this.dispatcher.publish([event]);
+    await this.dispatcher.publish(stored);
   }
 }

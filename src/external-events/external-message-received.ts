@@ -5,7 +5,6 @@ import { DomainEvent } from '../allocation/domain/events.js';
  * processed, so that its processing is retried, dead-lettered and visible like any event handler's.
  */
 export class ExternalMessageReceived extends DomainEvent {
-  readonly name = 'ExternalMessageReceived';
   constructor(
     readonly channel: string,
     /** The message exactly as it arrived (it may not even be JSON). */

@@ -1,7 +1,6 @@
-import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
+import { EventsHandler } from '@nestjs/cqrs';
 import { Allocated } from '../allocation/domain/index.js';
-import { DeliveryRunner } from '../messaging/delivery-runner.js';
-import type { DurableHandler } from '../messaging/durable-handler.js';
+import { EventHandler } from '../messaging/event-handler.js';
 import { RedisConnections } from './redis.connections.js';
 import { RedisNames } from './redis-names.js';
 
@@ -9,22 +8,17 @@ export const LINE_ALLOCATED = 'line_allocated';
 
 /** Tells other systems about every allocation, on Redis channel `<prefix>line_allocated` (the book's format). */
 @EventsHandler(Allocated)
-export class LineAllocatedPublisher implements IEventHandler<Allocated>, DurableHandler<Allocated> {
+export class LineAllocatedPublisher extends EventHandler<Allocated> {
   readonly handlerName = 'LineAllocatedPublisher';
 
   constructor(
     private readonly redis: RedisConnections,
     private readonly names: RedisNames,
-    private readonly runner: DeliveryRunner,
   ) {
-    runner.register(this);
+    super();
   }
 
-  handle(event: Allocated): Promise<unknown> {
-    return this.runner.run(this, event);
-  }
-
-  async deliver({ orderid, sku, qty, batchref }: Allocated): Promise<void> {
+  async apply({ orderid, sku, qty, batchref }: Allocated): Promise<void> {
     await this.redis.commands.publish(this.names.of(LINE_ALLOCATED), JSON.stringify({ orderid, sku, qty, batchref }));
   }
 }

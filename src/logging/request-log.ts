@@ -40,7 +40,8 @@ export function requestLog(logger: Logger) {
 function logRequest(logger: Logger, req: Request, res: Response, requestId: string, started: bigint, aborted: boolean): void {
   const status = res.statusCode;
   const path = req.originalUrl.split('?')[0].slice(0, 200);
-  const level = aborted ? 'warn' : status >= 500 && status !== 503 ? 'error' : status >= 500 ? 'warn' : 'info';
+  // A client that hangs up is its own business (info); a 503 is a warning, any other 5xx an error.
+  const level = aborted ? 'info' : status >= 500 && status !== 503 ? 'error' : status >= 500 ? 'warn' : 'info';
   if (level === 'info' && QUIET.test(path) && status < 400) return;
   if (!logger.isLevelEnabled(level)) return;
   const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;

@@ -1,36 +1,29 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { bulkhead } from 'cockatiel';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { DomainError } from '../allocation/domain/errors.js';
-import type { DomainEvent } from '../allocation/domain/index.js';
-import type { DurableHandler } from './durable-handler.js';
-import { envelopeOf } from './event-codec.js';
+import type { Delivered, DeliveryResult, Envelope, Event, StoredEvent } from './event.js';
+import type { EventHandler } from './event-handler.js';
+import { EventHandlers } from './event-handlers.js';
 import { Metrics } from './metrics.js';
 import { OutboxStore, type DeliveryRow, type RetryOutcome, type RetryRule } from './outbox.store.js';
 
-export type DeliveryResult =
-  /** The handler succeeded. */
-  | 'delivered'
-  /** It failed, and the failure is stored: the relay retries it, or it is a dead letter. */
-  | 'recorded'
-  /** It failed and the failure could not be stored: the event stays undispatched for the relay. */
-  | 'unrecorded';
-
-interface Capture {
-  deliveries: Promise<DeliveryResult>[];
-}
-
 /**
- * Runs every event handler and every command a saga starts. A failure is logged with the event and the
- * handler, counted, and stored with its next attempt time (exponential back-off with jitter) in the
- * database, so retries survive restarts; after the last attempt it is a dead letter. Nothing is thrown:
- * a failing handler never reaches the command's caller, never undoes it, never ends a saga's stream.
+ * Runs every delivery of an event to a handler: the first one (from the EventBus, right after the commit,
+ * or from the relay) and each retry. A failure is logged with the event and the handler, counted, and
+ * stored in `event_deliveries` with its next attempt time (exponential back-off with jitter), so retries
+ * survive restarts; after the last attempt it is a dead letter. Nothing is thrown: a failing handler never
+ * reaches the command's caller, never undoes it, never ends a saga's stream.
+ *
+ * At most EVENT_DELIVERY_CONCURRENCY deliveries run at once; the others wait in memory, holding no
+ * database connection, so that a burst (50,000 lines reallocated after a shrink) cannot starve requests.
  */
 @Injectable()
 export class DeliveryRunner {
   private readonly logger = new Logger('EventHandling');
-  private readonly handlers = new Map<string, DurableHandler>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private capture: Capture | undefined;
+  /** The last delivery queued per (handler, SKU). */
+  private readonly lanes = new Map<string, Promise<void>>();
+  private readonly slots;
   /** Told when a retry falls due sooner than the next poll (set by the relay). */
   onRetryScheduled: (delayMs: number) => void = () => undefined;
 
@@ -38,69 +31,45 @@ export class DeliveryRunner {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly store: OutboxStore,
     private readonly metrics: Metrics,
-  ) {}
-
-  /** The handlers that apply (part of) their effect inside the command's own write. */
-  transactional(): DurableHandler[] {
-    return [...this.handlers.values()].filter((h) => h.inTransaction);
-  }
-
-  register(handler: DurableHandler): void {
-    if (this.handlers.has(handler.handlerName)) throw new Error(`two event handlers named ${handler.handlerName}`);
-    this.handlers.set(handler.handlerName, handler);
-  }
-
-  /** First delivery of an event to one handler (from the EventBus). */
-  run(handler: DurableHandler, event: DomainEvent): Promise<DeliveryResult> {
-    const delivery = envelopeOf(event)?.appliedInTransaction?.includes(handler.handlerName)
-      ? this.alreadyApplied(handler, event)
-      : this.track(this.firstAttempt(handler, event));
-    this.capture?.deliveries.push(delivery);
-    return delivery;
+    private readonly handlers: EventHandlers,
+  ) {
+    this.slots = bulkhead(config.eventDeliveryConcurrency, Number.MAX_SAFE_INTEGER);
   }
 
   /**
-   * Collects the deliveries that `publish` starts: the EventBus calls handlers (and saga operators)
-   * synchronously while publishing, so each delivery is pushed here before `publish` returns.
+   * The first delivery of an event to one of its handlers; reports the result to the event's tally.
+   * Deliveries to one handler of events on one SKU run one after another, in order: they would only
+   * contend for the same product (50,000 reallocations after a shrink), and their order is kept.
    */
-  collect(publish: () => void): Capture {
-    const outer = this.capture;
-    const capture: Capture = { deliveries: [] };
-    this.capture = capture;
-    try {
-      publish();
-    } finally {
-      this.capture = outer;
+  deliver<E extends Event>(handler: EventHandler<E>, event: Delivered<E>): Promise<void> {
+    const sku = (event as { sku?: unknown }).sku;
+    const lane = typeof sku === 'string' ? `${handler.handlerName}\u0000${sku}` : undefined;
+    const previous = (lane && this.lanes.get(lane)) || Promise.resolve();
+    const delivery = previous.catch(() => undefined).then(() => this.firstAttempt(handler, event)).then((result) => event.tally.report(handler.handlerName, result));
+    if (lane) {
+      this.lanes.set(lane, delivery);
+      void delivery.finally(() => {
+        if (this.lanes.get(lane) === delivery) this.lanes.delete(lane);
+      });
     }
-    return capture;
+    return this.track(delivery);
   }
 
-  /** A stored delivery whose retry is due (from the relay or the admin endpoint). */
-  retry(row: DeliveryRow, event: DomainEvent, options: { manual?: boolean } = {}): Promise<boolean> {
-    return this.track(this.retryOnce(row, event, options));
+  /** A stored delivery whose retry is due (from the relay), or a dead letter an operator retries (`manual`). */
+  retry(row: DeliveryRow, { event, envelope }: StoredEvent, options: { manual?: boolean } = {}): Promise<boolean> {
+    return this.track(this.retryOnce(row, event, envelope, options));
   }
 
-  private async retryOnce(row: DeliveryRow, event: DomainEvent, options: { manual?: boolean }): Promise<boolean> {
-    const handler = this.handlers.get(row.handler);
-    const attempts = row.attempts + 1;
-    try {
-      if (!handler) throw new Error(`no handler named ${row.handler} in this version`);
-      await handler.deliver(event);
-    } catch (error) {
-      this.failed(row.handler, event, attempts, error);
-      // A manual retry that fails leaves the dead letter where it was.
-      const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
-      const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule);
-      this.afterFailure(row.handler, event, outcome, options.manual);
-      return false;
-    }
-    await this.store.succeeded(row.delivery_id);
-    this.metrics.handled.inc({ event: event.name, handler: row.handler });
-    if (row.attempts > 0) this.logger.log({ msg: `${row.handler} delivered ${event.name} on attempt ${attempts}`, handler: row.handler, event: event.name });
-    return true;
+  /**
+   * Resolves once few enough deliveries are under way to start more: whoever starts deliveries in bulk
+   * (the dispatcher) waits here, so that 50,000 events become a steady stream, not 50,000 queued promises.
+   */
+  async ready(): Promise<void> {
+    const highWater = this.config.eventDeliveryConcurrency * 8;
+    while (this.inFlight.size >= highWater) await Promise.race(this.inFlight);
   }
 
-  /** Waits for every delivery under way (shutdown, tests). */
+  /** Waits for every delivery under way (shutdown, the relay's passes, tests). */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -112,27 +81,17 @@ export class DeliveryRunner {
     return Math.round(capped / 2 + Math.random() * (capped / 2));
   }
 
-  private async alreadyApplied(handler: DurableHandler, event: DomainEvent): Promise<DeliveryResult> {
-    this.metrics.handled.inc({ event: event.name, handler: handler.handlerName });
-    return 'delivered';
-  }
-
-  private async firstAttempt(handler: DurableHandler, event: DomainEvent): Promise<DeliveryResult> {
+  private async firstAttempt<E extends Event>(handler: EventHandler<E>, event: Delivered<E>): Promise<DeliveryResult> {
+    const { envelope } = event;
     try {
-      await handler.deliver(event);
+      await this.slots.execute(() => handler.apply(event, envelope));
       this.metrics.handled.inc({ event: event.name, handler: handler.handlerName });
       return 'delivered';
     } catch (error) {
       this.failed(handler.handlerName, event, 1, error);
-      const envelope = envelopeOf(event);
-      if (!envelope) return 'unrecorded';
       try {
-        const outcome = await this.store.recordFailure(
-          envelope.outboxId,
-          handler.handlerName,
-          describe(error),
-          this.rule(error, this.config.eventHandlerMaxAttempts),
-        );
+        const rule = this.rule(error, this.config.eventHandlerMaxAttempts);
+        const outcome = await this.store.recordFailure(envelope.outboxId, handler.handlerName, describe(error), rule);
         this.afterFailure(handler.handlerName, event, outcome);
         return 'recorded';
       } catch (storeError) {
@@ -142,19 +101,39 @@ export class DeliveryRunner {
     }
   }
 
+  private async retryOnce(row: DeliveryRow, event: Event, envelope: Envelope, options: { manual?: boolean }): Promise<boolean> {
+    const handler = this.handlers.handler(row.handler);
+    const attempts = row.attempts + 1;
+    try {
+      if (!handler) throw new Error(`no handler named ${row.handler} in this version`);
+      await this.slots.execute(() => handler.apply(event, envelope));
+    } catch (error) {
+      this.failed(row.handler, event, attempts, error);
+      // A manual retry that fails leaves the dead letter where it was.
+      const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
+      const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule);
+      this.afterFailure(row.handler, event, outcome, options.manual);
+      return false;
+    }
+    await this.store.succeeded(row.delivery_id);
+    this.metrics.handled.inc({ event: event.name, handler: row.handler });
+    this.logger.log({ msg: `${row.handler} delivered ${event.name} on attempt ${attempts}`, handler: row.handler, event: event.name });
+    return true;
+  }
+
   private rule(error: unknown, maxAttempts: number): RetryRule {
     return { maxAttempts, delayMs: (n) => this.backoff(n), permanent: isPermanent(error) };
   }
 
-  private failed(handler: string, event: DomainEvent, attempt: number, error: unknown): void {
+  private failed(handler: string, event: Event, attempt: number, error: unknown): void {
     this.metrics.failures.inc({ event: event.name, handler });
-    this.logger.warn({ msg: `${handler} failed on ${event.name} (attempt ${attempt})`, handler, event: event.name, payload: { ...event }, attempt, error: describe(error) });
+    this.logger.warn({ msg: `${handler} failed on ${event.name} (attempt ${attempt})`, handler, event: event.name, payload: payloadOf(event), attempt, error: describe(error) });
   }
 
-  private afterFailure(handler: string, event: DomainEvent, outcome: RetryOutcome, manual = false): void {
+  private afterFailure(handler: string, event: Event, outcome: RetryOutcome, manual = false): void {
     if (outcome.dead) {
       if (!manual) this.metrics.deadLetters.inc({ event: event.name, handler });
-      this.logger.error({ msg: `${handler} gave up on ${event.name} after ${outcome.attempts} attempts: dead letter`, handler, event: event.name, payload: { ...event } });
+      this.logger.error({ msg: `${handler} gave up on ${event.name} after ${outcome.attempts} attempts: dead letter`, handler, event: event.name, payload: payloadOf(event) });
     } else {
       this.onRetryScheduled(outcome.delayMs);
     }
@@ -167,9 +146,18 @@ export class DeliveryRunner {
   }
 }
 
-/** A domain error will not pass on a retry (e.g. the batch is gone): it is a dead letter at once. */
+/**
+ * An error that says a retry would fail the same way (`retryable === false`, as the domain's errors do:
+ * the batch is unknown, the message is malformed) makes a dead letter at once.
+ */
 function isPermanent(error: unknown): boolean {
-  return error instanceof DomainError;
+  return (error as { retryable?: unknown })?.retryable === false;
+}
+
+/** The event's own data, for a log line (not the envelope and tally a delivered copy carries). */
+function payloadOf(event: Event): Record<string, unknown> {
+  const { envelope: _envelope, tally: _tally, ...data } = event as Event & Record<string, unknown>;
+  return data;
 }
 
 function describe(error: unknown): string {

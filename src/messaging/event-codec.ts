@@ -1,43 +1,29 @@
-import { Allocated, Deallocated, type DomainEvent, OutOfStock } from '../allocation/domain/index.js';
-import { ExternalMessageReceived } from '../external-events/external-message-received.js';
+import type { Envelope, Event, EventClass, StoredEvent } from './event.js';
 
-/**
- * Events as stored in the outbox, and back. The EventBus finds handlers by the event's class, so an event
- * read from the database must be rebuilt as an instance of its class, not left a plain object.
- */
-const decoders: Record<string, (p: Record<string, unknown>) => DomainEvent> = {
-  Allocated: (p) => new Allocated(String(p.orderid), String(p.sku), Number(p.qty), String(p.batchref)),
-  Deallocated: (p) => new Deallocated(String(p.orderid), String(p.sku), Number(p.qty), String(p.batchref)),
-  OutOfStock: (p) => new OutOfStock(String(p.sku)),
-  ExternalMessageReceived: (p) => new ExternalMessageReceived(String(p.channel), String(p.data)),
-};
+/** An outbox row as the relay and the admin routes read it. */
+export interface OutboxRow {
+  id: string;
+  event_id: string;
+  name: string;
+  payload: Record<string, unknown>;
+  request_id: string | null;
+}
 
-export function encodeEvent(event: DomainEvent): { name: string; sku: string | null; payload: Record<string, unknown> } {
-  const { name, ...payload } = event as DomainEvent & Record<string, unknown>;
+/** An event's columns in the outbox: its name, its SKU (rows are distributed by it) and its data. */
+export function encodeEvent(event: Event): { name: string; sku: string | null; payload: Record<string, unknown> } {
+  const { name, ...payload } = event as Event & Record<string, unknown>;
   return { name, sku: typeof payload.sku === 'string' ? payload.sku : null, payload };
 }
 
-export function decodeEvent(name: string, payload: Record<string, unknown>): DomainEvent {
-  const decode = decoders[name];
-  if (!decode) throw new Error(`unknown event type ${name}`);
-  return decode(payload);
-}
-
-/** Where an event instance came from in the outbox; kept beside the instance, not in the domain. */
-export interface Envelope {
-  outboxId: string;
-  eventId: string;
-  requestId?: string;
-  /** Handlers whose effect was applied in the transaction that wrote the event. */
-  appliedInTransaction?: readonly string[];
-}
-
-const envelopes = new WeakMap<object, Envelope>();
-
-export function envelopeOf(event: object): Envelope | undefined {
-  return envelopes.get(event);
-}
-
-export function attachEnvelope(event: object, envelope: Envelope): void {
-  envelopes.set(event, envelope);
+/**
+ * The event an outbox row holds, rebuilt as an instance of its class (the EventBus finds handlers by class),
+ * with its envelope beside it. Events are plain data, so their fields are restored as they were stored (and
+ * an event's name is its class's).
+ */
+export function storedEventFromRow(row: OutboxRow, classOf: (name: string) => EventClass | undefined): StoredEvent {
+  const type = classOf(row.name);
+  if (!type) throw new Error(`unknown event type ${row.name}`);
+  const event = Object.assign(Object.create(type.prototype as object) as Event, row.payload);
+  const envelope: Envelope = { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined };
+  return { event, envelope };
 }

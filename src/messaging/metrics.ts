@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
-import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from 'prom-client';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { collectDefaultMetrics, Counter, Gauge, register } from 'prom-client';
+import { OutboxStore } from './outbox.store.js';
 
 /** Node process metrics, registered once per process (several apps may run in one test process). */
 export function registerDefaultMetrics(): void {
@@ -14,23 +15,9 @@ function counter(name: string, help: string, labelNames: string[] = []): Counter
 function gauge(name: string, help: string): Gauge<string> {
   return (register.getSingleMetric(name) as Gauge<string>) ?? new Gauge({ name, help });
 }
-function histogram(name: string, help: string, labelNames: string[], buckets: number[]): Histogram<string> {
-  return (register.getSingleMetric(name) as Histogram<string>) ?? new Histogram({ name, help, labelNames, buckets });
-}
 
 @Injectable()
 export class Metrics {
-  readonly commands = counter(
-    'allocation_commands_total',
-    'Commands executed, by command and outcome (ok, out_of_stock or the error name)',
-    ['command', 'outcome'],
-  );
-  readonly commandDuration = histogram(
-    'allocation_command_duration_seconds',
-    'Time to execute a command, commit included',
-    ['command'],
-    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
-  );
   readonly handled = counter('allocation_event_handled_total', 'Event deliveries that succeeded, by event and handler', ['event', 'handler']);
   readonly failures = counter('allocation_event_failures_total', 'Failed attempts of event deliveries, by event and handler', ['event', 'handler']);
   readonly deadLetters = counter(
@@ -51,26 +38,13 @@ export class Metrics {
     'External messages received, by channel and outcome (processed, malformed, rejected)',
     ['channel', 'outcome'],
   );
-
-  /** The current value of a metric with these labels (for tests and reports). */
-  static async value(metric: Counter<string> | Gauge<string>, labels: Record<string, string> = {}): Promise<number> {
-    const { values } = await metric.get();
-    const match = values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
-    return match?.value ?? 0;
-  }
 }
 
-/** Reads the current outbox figures (the relay's store); kept as a function to avoid a module cycle. */
-export abstract class OutboxFigures {
-  abstract stats(): Promise<{ pending: number; oldestAgeSeconds: number; retrying: number; dead: number }>;
-}
-
-@ApiTags('operations')
 @Controller('metrics')
 export class MetricsController {
   constructor(
     private readonly metrics: Metrics,
-    private readonly outbox: OutboxFigures,
+    private readonly outbox: OutboxStore,
   ) {}
 
   @Get()

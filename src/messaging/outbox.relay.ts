@@ -3,7 +3,9 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { OutboxDispatcher } from './outbox.dispatcher.js';
-import { eventFromRow, OutboxStore } from './outbox.store.js';
+import { storedEventFromRow } from './event-codec.js';
+import { EventHandlers } from './event-handlers.js';
+import { OutboxStore } from './outbox.store.js';
 
 const BATCH = 100;
 
@@ -27,6 +29,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly store: OutboxStore,
     private readonly runner: DeliveryRunner,
     private readonly dispatcher: OutboxDispatcher,
+    private readonly handlers: EventHandlers,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -70,13 +73,14 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       const undispatched = await this.store.claimUndispatched(BATCH, this.config.outboxLeaseMs);
       if (undispatched.length > 0) {
         this.logger.log({ msg: `relaying ${undispatched.length} undispatched events` });
-        await this.dispatcher.publish(undispatched.map(eventFromRow));
-        await this.runner.drain();
+        await this.dispatcher.publish(undispatched.map((row) => storedEventFromRow(row, (name) => this.handlers.eventClass(name))));
+        await this.dispatcher.idle();
         await this.dispatcher.flush();
       }
       const due = await this.store.claimDue(BATCH, this.config.outboxLeaseMs);
       for (const row of due) {
-        await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, eventFromRow(row)));
+        const stored = storedEventFromRow(row, (name) => this.handlers.eventClass(name));
+        await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, stored));
       }
       if (this.stopped || (undispatched.length < BATCH && due.length < BATCH)) break;
     }

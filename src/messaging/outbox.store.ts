@@ -1,17 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository, type SelectQueryBuilder } from 'typeorm';
-import type { DomainEvent } from '../allocation/domain/index.js';
+import type { Event, StoredEvent } from './event.js';
+import { encodeEvent, type OutboxRow } from './event-codec.js';
 import { EventDeliveryEntity } from './event-delivery.entity.js';
-import { attachEnvelope, decodeEvent, encodeEvent } from './event-codec.js';
 
-export interface OutboxRow {
-  id: string;
-  event_id: string;
-  name: string;
-  payload: Record<string, unknown>;
-  request_id: string | null;
-}
+export type { OutboxRow };
 
 export interface DeliveryRow extends OutboxRow {
   delivery_id: string;
@@ -19,11 +13,47 @@ export interface DeliveryRow extends OutboxRow {
   attempts: number;
 }
 
-/** The event an outbox row holds, rebuilt as an instance of its class, with its envelope. */
-export function eventFromRow(row: OutboxRow): DomainEvent {
-  const event = decodeEvent(row.name, row.payload);
-  attachEnvelope(event, { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined });
-  return event;
+/**
+ * Events as the outbox's columns, one array each, so that the INSERT's size never grows with their number
+ * (50,000 Deallocated events are still 4 parameters). Ids are made here: handlers key their idempotency on them.
+ */
+export class OutboxRows {
+  readonly eventIds: string[];
+  readonly names: string[];
+  readonly skus: (string | null)[];
+  readonly payloads: string[];
+
+  constructor(
+    readonly events: readonly Event[],
+    readonly requestId: string | undefined,
+  ) {
+    const encoded = events.map(encodeEvent);
+    this.eventIds = events.map(() => randomUUID());
+    this.names = encoded.map((e) => e.name);
+    this.skus = encoded.map((e) => e.sku);
+    this.payloads = encoded.map((e) => JSON.stringify(e.payload));
+  }
+
+  /** The events with their envelopes, given the outbox ids the INSERT returned (in order). */
+  stored(ids: readonly (string | number)[]): StoredEvent[] {
+    return this.events.map((event, i) => ({ event, envelope: { outboxId: String(ids[i]), eventId: this.eventIds[i], requestId: this.requestId } }));
+  }
+}
+
+/**
+ * The INSERT of outbox rows, for a statement of its own or a CTE of the statement that commits the change
+ * they describe. `$` names the placeholders of the arrays (event ids, names, skus, payloads), the request
+ * id and the lease; `where`, a condition (that the version check passed). Rows start leased to this
+ * instance, which dispatches them right after the commit; a relay takes them only if the lease runs out.
+ */
+export function outboxInsert($: { eventIds: string; names: string; skus: string; payloads: string; requestId: string; leaseMs: string }, where = 'true'): string {
+  return `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)
+       SELECT e.event_id, e.name, e.sku, e.payload, ${$.requestId}::varchar, now() + make_interval(secs => ${$.leaseMs}::double precision / 1000)
+         FROM unnest(${$.eventIds}::uuid[], ${$.names}::varchar[], ${$.skus}::varchar[], ${$.payloads}::jsonb[])
+              WITH ORDINALITY AS e(event_id, name, sku, payload, n)
+        WHERE ${where}
+        ORDER BY e.n
+       RETURNING id`;
 }
 
 /** How a failed delivery goes on: tried again after `delayMs(attempts)`, or dead after the last attempt. */
@@ -80,48 +110,12 @@ export class OutboxStore {
     return this.dataSource.getRepository(EventDeliveryEntity);
   }
 
-  /**
-   * The INSERT of `events` into the outbox, to be run inside (or as part of) the statement that commits the
-   * change they describe. `param` adds a bind parameter and returns its placeholder; `gate`, a condition
-   * (e.g. that the version check passed). The rows start leased to this instance, which dispatches them
-   * right after the commit; a relay takes them only if that lease runs out. Call `attach` with the ids
-   * returned, in order.
-   */
-  insertStatement(
-    events: readonly DomainEvent[],
-    requestId: string | undefined,
-    leaseMs: number,
-    param: (value: unknown) => string,
-    gate?: string,
-  ): { sql: string; attach(ids: readonly (string | number)[], appliedInTransaction?: readonly (readonly string[])[]): void } {
-    const encoded = events.map((e) => ({ ...encodeEvent(e), eventId: randomUUID() }));
-    const sql = `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)
-       SELECT e.event_id, e.name, e.sku, e.payload, ${param(requestId ?? null)}::varchar,
-              now() + make_interval(secs => ${param(leaseMs)}::double precision / 1000)
-         FROM unnest(${param(encoded.map((e) => e.eventId))}::uuid[], ${param(encoded.map((e) => e.name))}::varchar[],
-                     ${param(encoded.map((e) => e.sku))}::varchar[], ${param(encoded.map((e) => JSON.stringify(e.payload)))}::jsonb[])
-              WITH ORDINALITY AS e(event_id, name, sku, payload, n)
-        ${gate ? `WHERE ${gate}` : ''}
-        ORDER BY e.n
-       RETURNING id`;
-    return {
-      sql,
-      attach: (ids, applied) =>
-        events.forEach((event, i) =>
-          attachEnvelope(event, { outboxId: String(ids[i]), eventId: encoded[i].eventId, requestId, appliedInTransaction: applied?.[i] }),
-        ),
-    };
-  }
-
-  /** Appends events on their own (messages received from other systems). */
-  async append(events: readonly DomainEvent[], requestId: string | undefined, leaseMs: number): Promise<void> {
-    const params: unknown[] = [];
-    const insert = this.insertStatement(events, requestId, leaseMs, (v) => {
-      params.push(v);
-      return `$${params.length}`;
-    });
-    const rows: { id: string }[] = await this.dataSource.query(insert.sql, params);
-    insert.attach(rows.map((r) => r.id));
+  /** Appends events on their own (messages received from other systems, into the inbox). */
+  async append(events: readonly Event[], requestId: string | undefined, leaseMs: number): Promise<StoredEvent[]> {
+    const rows = new OutboxRows(events, requestId);
+    const sql = outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', leaseMs: '$6' });
+    const inserted: { id: string }[] = await this.dataSource.query(sql, [rows.eventIds, rows.names, rows.skus, rows.payloads, requestId ?? null, leaseMs]);
+    return rows.stored(inserted.map((r) => r.id));
   }
 
   async markDispatched(ids: readonly string[]): Promise<void> {

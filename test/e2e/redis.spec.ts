@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { ChangeBatchQuantityConsumer } from '../../src/external-events/change-batch-quantity.consumer.js';
 import { Metrics } from '../../src/messaging/metrics.js';
+import { metricValue } from '../support/metrics.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { unique } from '../support/config.js';
 import { describeWithRedis, listen, OwnRedisServer, redisUrl } from '../support/redis.js';
@@ -56,8 +57,8 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
     const metrics = t.app.get(Metrics);
     const channel = { channel: 'change_batch_quantity' };
     const before = {
-      malformed: await Metrics.value(metrics.inbound, { ...channel, outcome: 'malformed' }),
-      rejected: await Metrics.value(metrics.inbound, { ...channel, outcome: 'rejected' }),
+      malformed: await metricValue(metrics.inbound, { ...channel, outcome: 'malformed' }),
+      rejected: await metricValue(metrics.inbound, { ...channel, outcome: 'rejected' }),
     };
     const ghost = unique('ghost');
     const bad = ['not json at all', '{"batchref": 5, "qty": 1}', '{"batchref": "x"}', '{"batchref": "x", "qty": -1}', '[1,2]', '{"batchref": "lone-\\ud800", "qty": 1}', JSON.stringify({ batchref: ghost, qty: 3 })];
@@ -70,8 +71,8 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
     await eventually(async () => expect((await t.http.get(`/products/${sku}`)).body.batches[0].qty).toBe(7));
 
     await eventually(async () => {
-      expect(await Metrics.value(metrics.inbound, { ...channel, outcome: 'malformed' })).toBe(before.malformed + 6);
-      expect(await Metrics.value(metrics.inbound, { ...channel, outcome: 'rejected' })).toBe(before.rejected + 1);
+      expect(await metricValue(metrics.inbound, { ...channel, outcome: 'malformed' })).toBe(before.malformed + 6);
+      expect(await metricValue(metrics.inbound, { ...channel, outcome: 'rejected' })).toBe(before.rejected + 1);
     });
     const mine = await eventually(async () => {
       const letters = (await t.http.get('/admin/failed-events?limit=500').set('Authorization', `Bearer ${ADMIN}`)).body.items as {
@@ -182,7 +183,7 @@ describeWithRedis('two instances on one database and one Redis', () => {
     expect(apps.filter((t) => t.app.get(ChangeBatchQuantityConsumer).isLeader)).toEqual([leader]);
     const metrics = leader.app.get(Metrics);
     const labels = { channel: 'change_batch_quantity', outcome: 'processed' };
-    const before = await Metrics.value(metrics.inbound, labels); // both apps share this process's registry
+    const before = await metricValue(metrics.inbound, labels); // both apps share this process's registry
 
     const sku = unique('ONCE');
     const ref = unique('b');
@@ -194,7 +195,7 @@ describeWithRedis('two instances on one database and one Redis', () => {
 
     await eventually(async () => expect((await apps[0].http.get(`/products/${sku}`)).body.batches[0].qty).toBe(4));
     await new Promise((r) => setTimeout(r, 300));
-    expect(await Metrics.value(metrics.inbound, labels)).toBe(before + 1);
+    expect(await metricValue(metrics.inbound, labels)).toBe(before + 1);
     expect((await apps[1].http.get(`/products/${sku}`)).body.version).toBe(version + 1);
   });
 });

@@ -1,5 +1,8 @@
 /** Errors of the domain: each rolls its command back and maps to one HTTP answer. */
 export abstract class DomainError extends Error {
+  /** Running the same thing again would fail the same way: an event handler failing so is a dead letter at once. */
+  readonly retryable = false;
+
   constructor(message: string) {
     super(message);
     this.name = new.target.name;

@@ -1,10 +1,12 @@
 /** Facts the Product aggregate records; handlers and sagas react to them after the commit. */
 export abstract class DomainEvent {
-  abstract readonly name: string;
+  /** The event's type, as stored with it in the outbox: its class's name (renaming a class renames its events). */
+  get name(): string {
+    return this.constructor.name;
+  }
 }
 
 export class Allocated extends DomainEvent {
-  readonly name = 'Allocated';
   constructor(
     readonly orderid: string,
     readonly sku: string,
@@ -16,12 +18,11 @@ export class Allocated extends DomainEvent {
 }
 
 export class Deallocated extends DomainEvent {
-  readonly name = 'Deallocated';
   constructor(
     readonly orderid: string,
     readonly sku: string,
     readonly qty: number,
-    /** The batch the line left; the read model drops the line only if it is still there. */
+    /** The batch the line left. */
     readonly batchref: string,
   ) {
     super();
@@ -29,7 +30,6 @@ export class Deallocated extends DomainEvent {
 }
 
 export class OutOfStock extends DomainEvent {
-  readonly name = 'OutOfStock';
   constructor(readonly sku: string) {
     super();
   }

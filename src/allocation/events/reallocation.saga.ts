@@ -1,37 +1,34 @@
 import { Injectable } from '@nestjs/common';
 import { CommandBus, type ICommand, type IEvent, ofType, Saga } from '@nestjs/cqrs';
 import { ignoreElements, mergeMap, type Observable } from 'rxjs';
-import { DeliveryRunner } from '../../messaging/delivery-runner.js';
-import type { DurableHandler } from '../../messaging/durable-handler.js';
+import type { Delivered } from '../../messaging/event.js';
+import { EventHandler } from '../../messaging/event-handler.js';
 import { Allocate } from '../commands/allocate/allocate.command.js';
 import { Deallocated } from '../domain/index.js';
 
 /**
- * A deallocated line is allocated again, to whichever batch now fits it. The saga runs the command itself
- * inside the delivery runner (rather than emitting it for the EventBus to run) so that a failure is
- * stored, retried and counted, and can never end the saga's stream. Allocate is retry-safe, so a
- * redelivered Deallocated does not allocate twice.
+ * A deallocated line is allocated again, to whichever batch now fits it. The saga runs the command inside
+ * its own delivery (rather than emitting it for the EventBus to run), so that a failure is stored, retried
+ * and counted, and can never end the saga's stream. Allocate is retry-safe: a redelivered Deallocated does
+ * not allocate twice.
  */
 @Injectable()
-export class ReallocationSaga implements DurableHandler<Deallocated> {
+export class ReallocationSaga extends EventHandler<Deallocated> {
   readonly handlerName = 'ReallocationSaga';
 
-  constructor(
-    private readonly commandBus: CommandBus,
-    private readonly runner: DeliveryRunner,
-  ) {
-    runner.register(this);
+  constructor(private readonly commandBus: CommandBus) {
+    super();
   }
 
   @Saga()
   reallocate = (events$: Observable<IEvent>): Observable<ICommand> =>
     events$.pipe(
       ofType(Deallocated),
-      mergeMap((event) => this.runner.run(this, event)),
+      mergeMap((event) => this.handle(event as Delivered<Deallocated>)),
       ignoreElements(),
     );
 
-  async deliver(event: Deallocated): Promise<void> {
-    await this.commandBus.execute(new Allocate(event.orderid, event.sku, event.qty));
+  async apply({ orderid, sku, qty }: Deallocated): Promise<void> {
+    await this.commandBus.execute(new Allocate(orderid, sku, qty));
   }
 }

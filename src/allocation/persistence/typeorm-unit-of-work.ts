@@ -4,11 +4,10 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { asTemporarilyUnavailable, isConflict } from '../../database/database-errors.js';
 import { currentRequestId } from '../../logging/request-context.js';
-import { DeliveryRunner } from '../../messaging/delivery-runner.js';
-import { OutboxStore } from '../../messaging/outbox.store.js';
-import type { DomainEvent } from '../domain/index.js';
+import type { StoredEvent } from '../../messaging/event.js';
+import { EventPublisher } from '../../messaging/event-publisher.js';
 import { type ReadMode, TypeOrmProductRepository } from './product.repository.js';
-import { EventPublisher, type ProductRepository, UnitOfWork } from './unit-of-work.js';
+import { type ProductRepository, UnitOfWork } from './unit-of-work.js';
 
 @Injectable()
 export class TypeOrmUnitOfWork extends UnitOfWork {
@@ -17,8 +16,6 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
   constructor(
     private readonly dataSource: DataSource,
     private readonly events: EventPublisher,
-    private readonly outbox: OutboxStore,
-    private readonly handlers: DeliveryRunner,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -30,56 +27,37 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
   }
 
   /**
-   * The first attempt is optimistic: no transaction, one read, one guarded write (2 round trips). If it
-   * lost a race, the command runs again in a transaction that locks the product row, so it cannot lose
-   * again to another locking attempt; after `COMMAND_MAX_ATTEMPTS` it gives up with a 503.
+   * The first attempt is optimistic: one read, one write that checks the version (2 round trips, no
+   * transaction needed: the write is one statement). If it lost a race, the command runs again in a
+   * transaction that first locks the product row, so it cannot lose again to another locking attempt;
+   * after COMMAND_MAX_ATTEMPTS it gives up with a 503.
    */
   async run<T>(work: (products: ProductRepository) => Promise<T>): Promise<T> {
-    let events: DomainEvent[] = [];
-    let result: T;
+    let outcome: { result: T; events: StoredEvent[] };
     try {
-      result = await this.conflictRetry.execute(async ({ attempt }) => {
-        const outcome = await this.once(work, attempt === 0 ? 'optimistic' : 'locking');
-        events = outcome.events;
-        return outcome.result;
-      });
+      outcome = await this.conflictRetry.execute(({ attempt }) => this.once(work, attempt === 0 ? 'optimistic' : 'locking'));
     } catch (error) {
       throw asTemporarilyUnavailable(error) ?? error;
     }
-    // Only after the commit: a rolled-back command publishes nothing.
-    if (events.length > 0) await this.events.publish(events);
-    return result;
+    // Only after the commit: a rolled-back command publishes nothing. The events are already in the
+    // outbox, so none is lost if the process dies here.
+    if (outcome.events.length > 0) await this.events.publish(outcome.events);
+    return outcome.result;
   }
 
-  private async once<T>(work: (products: ProductRepository) => Promise<T>, mode: ReadMode): Promise<{ result: T; events: DomainEvent[] }> {
+  private async once<T>(work: (products: ProductRepository) => Promise<T>, mode: ReadMode): Promise<{ result: T; events: StoredEvent[] }> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
-    const outbox = {
-      store: this.outbox,
-      requestId: currentRequestId(),
-      leaseMs: this.config.outboxLeaseMs,
-      projections: this.handlers.transactional(),
-    };
     try {
-      if (mode === 'optimistic') {
-        // Each statement commits on its own; the single write is all-or-nothing and checks the version.
-        const products = new TypeOrmProductRepository(runner, mode);
-        const result = await work(products);
-        const events = await products.save(outbox);
-        return { result, events };
-      }
-      await runner.startTransaction();
-      try {
-        const products = new TypeOrmProductRepository(runner, mode);
-        const result = await work(products);
-        // The events commit with the change they describe: none is lost if the process dies after the commit.
-        const events = await products.save(outbox);
-        await runner.commitTransaction();
-        return { result, events };
-      } catch (error) {
-        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-        throw error;
-      }
+      if (mode === 'locking') await runner.startTransaction();
+      const products = new TypeOrmProductRepository(runner, mode);
+      const result = await work(products);
+      const events = await products.save({ requestId: currentRequestId(), leaseMs: this.config.outboxLeaseMs });
+      if (runner.isTransactionActive) await runner.commitTransaction();
+      return { result, events };
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
     } finally {
       await runner.release();
     }

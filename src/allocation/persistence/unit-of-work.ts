@@ -1,6 +1,6 @@
-import type { DomainEvent, Product } from '../domain/index.js';
+import type { Product } from '../domain/index.js';
 
-/** The products of one unit of work. Every product it returns is locked until that unit of work ends. */
+/** The products of one unit of work: loaded, changed by the domain, saved together when it ends. */
 export interface ProductRepository {
   /** The product of `sku`; with `orderid`, that order's line of this SKU (if allocated) is loaded too. */
   get(sku: string, options?: { orderid?: string }): Promise<Product | undefined>;
@@ -12,16 +12,11 @@ export interface ProductRepository {
 }
 
 /**
- * One command's transaction: `run` hands out the repository, saves what the work changed, commits, and
- * only then publishes the events the products recorded. Any error rolls everything back and reaches the
- * caller. Implementations retry the whole work when it lost a race with a concurrent command.
+ * One command's unit of work: `run` hands out the repository, saves what the work changed together with
+ * the events the products recorded (the outbox), commits, and only then publishes those events. Any error
+ * rolls everything back and reaches the caller. Implementations re-run the whole work when it lost a race
+ * with a concurrent command on the same product.
  */
 export abstract class UnitOfWork {
   abstract run<T>(work: (products: ProductRepository) => Promise<T>): Promise<T>;
-}
-
-/** Where committed events go (the EventBus, or the outbox in front of it). */
-export abstract class EventPublisher {
-  /** Hands committed events to their handlers (without waiting for them to finish). */
-  abstract publish(events: readonly DomainEvent[]): Promise<void>;
 }

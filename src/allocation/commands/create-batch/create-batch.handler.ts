@@ -1,5 +1,6 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { DuplicateBatch, Product } from '../../domain/index.js';
+import { Measured } from '../../../messaging/command-metrics.js';
 import { UnitOfWork } from '../../persistence/unit-of-work.js';
 import { CreateBatch } from './create-batch.command.js';
 
@@ -7,6 +8,7 @@ import { CreateBatch } from './create-batch.command.js';
 export class CreateBatchHandler implements ICommandHandler<CreateBatch> {
   constructor(private readonly uow: UnitOfWork) {}
 
+  @Measured()
   execute({ ref, sku, qty, eta }: CreateBatch): Promise<void> {
     return this.uow.run(async (products) => {
       // References are unique across SKUs, which one product alone cannot see.

@@ -8,7 +8,8 @@ export class GetAllocationsHandler implements IQueryHandler<GetAllocations> {
 
   execute({ orderid }: GetAllocations): Promise<AllocationView[]> {
     return this.dataSource.query(
-      'SELECT sku, batch_reference AS batchref FROM allocations_view WHERE orderid = $1 ORDER BY sku',
+      // The write table is the read side: a line shows as soon as the command that allocated it commits.
+      'SELECT sku, batch_reference AS batchref FROM allocations WHERE orderid = $1 ORDER BY sku',
       [orderid],
     );
   }

@@ -5,7 +5,7 @@ export interface AllocationView {
   batchref: string;
 }
 
-/** The lines of order `orderid` and the batch each is allocated to (the read model). */
+/** The lines of order `orderid` and the batch each is allocated to (read from the allocations themselves). */
 export class GetAllocations extends Query<AllocationView[]> {
   constructor(readonly orderid: string) {
     super();
