@@ -1,5 +1,6 @@
-import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { delivered, type StoredEvent } from './event.js';
@@ -12,7 +13,8 @@ import { OutboxStore } from './outbox.store.js';
  * the outbox once every handler EVENT_HANDLERS lists for it has either succeeded or had its failure stored
  * (the event's tally says so). Marks are batched: one UPDATE for all events settled within a few ms.
  * A burst of events (a shrink that deallocates 50,000 lines) is fed to the handlers as fast as they keep
- * up (DeliveryRunner.ready), without holding up the command that raised it.
+ * up (DeliveryRunner.ready), without holding up the command that raised it; while this instance still
+ * holds events it renews their lease (every half lease), or a relay would deliver them a second time.
  */
 @Injectable()
 export class OutboxDispatcher extends EventPublisher implements BeforeApplicationShutdown {
@@ -22,18 +24,24 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
   private flushing: Promise<void> = Promise.resolve();
   private readonly feeding = new Set<Promise<void>>();
   private stopping = false;
+  /** Outbox ids of the events handed over and not yet settled. */
+  private readonly held = new Set<string>();
+  private renewTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly eventBus: EventBus,
     private readonly handlers: EventHandlers,
     private readonly runner: DeliveryRunner,
     private readonly store: OutboxStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
   }
 
   /** Starts feeding the events to their handlers, and returns without waiting for them. */
   async publish(events: readonly StoredEvent[]): Promise<void> {
+    for (const { envelope } of events) this.held.add(envelope.outboxId);
+    this.renewWhileHolding();
     const feed = this.feed(events).catch((error: Error) => this.logger.error({ msg: 'dispatch failed; the relay will deliver', error: error.message }));
     this.feeding.add(feed);
     void feed.finally(() => this.feeding.delete(feed));
@@ -48,16 +56,36 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
   private async feed(events: readonly StoredEvent[]): Promise<void> {
     for (const stored of events) {
       // At shutdown, what is not started stays undispatched: a relay delivers it once its lease runs out.
-      if (this.stopping) return;
+      if (this.stopping) {
+        this.held.delete(stored.envelope.outboxId);
+        continue;
+      }
       await this.runner.ready();
       const event = delivered(stored, this.handlers.namesFor(stored.event.name));
       // Handlers run under the request that caused the event: their log lines carry its id.
       withRequestId(stored.envelope.requestId, () => this.eventBus.publish(event));
       void event.tally.all.then((results) => {
+        this.held.delete(stored.envelope.outboxId);
         // An unstored failure leaves the event undispatched: the relay delivers it again after the lease.
         if (results.every((r) => r !== 'unrecorded')) this.markDispatched(stored.envelope.outboxId);
       });
     }
+  }
+
+  private renewWhileHolding(): void {
+    if (this.renewTimer) return;
+    this.renewTimer = setInterval(() => {
+      if (this.held.size === 0) {
+        clearInterval(this.renewTimer);
+        this.renewTimer = undefined;
+        return;
+      }
+      this.store.renewLeases([...this.held], this.config.outboxLeaseMs).catch((error: Error) => {
+        // Not lost: a relay may deliver those events a second time (handlers are idempotent).
+        this.logger.warn({ msg: `could not renew the lease of ${this.held.size} events`, error: error.message });
+      });
+    }, this.config.outboxLeaseMs / 2);
+    this.renewTimer.unref();
   }
 
   private markDispatched(id: string): void {
@@ -87,6 +115,8 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     await this.idle();
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
     await this.flush();
   }
 }

@@ -118,6 +118,16 @@ export class OutboxStore {
     return rows.stored(inserted.map((r) => r.id));
   }
 
+  /** Extends the lease of events this instance is still dispatching (those dispatched meanwhile are left). */
+  async renewLeases(ids: readonly string[], leaseMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE outbox SET claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+        WHERE id = ANY($1::bigint[]) AND dispatched_at IS NULL`,
+      [ids, leaseMs],
+    );
+  }
+
   async markDispatched(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.dataSource.query('UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])', [ids]);
