@@ -26,18 +26,15 @@ describe('productStatement: one statement per saved product, from its state befo
     expect(statement.values).toEqual([[expect.any(String)], ['OutOfStock'], ['SKU'], ['{"sku":"SKU"}'], 'req-1', 1000]);
   });
 
-  it('checks the version read, and writes the new line, the counter and the event', () => {
+  it('checks the version read, and writes the new line, the counter and the event, and nothing else', () => {
     const product = productWithLines(1);
     const before = productState(product);
     product.allocate(new OrderLine('o-new', 'SKU', 5));
     const { text, values } = productStatement(before, productState(product), rows(product), 1000)!;
-    expect(text).toMatch(/UPDATE products SET version = \$1::int WHERE sku = \$2::varchar AND version = \$3::int/);
-    expect(values.slice(0, 3)).toEqual([8, 'SKU', 7]);
-    expect(values.slice(3, 7)).toEqual([[], [], [], []]); // no new batch
-    expect(values.slice(7, 10)).toEqual([['room'], [100], [5]]); // the batch whose counter changed
-    expect(values.slice(10, 12)).toEqual([[], []]); // no line removed
-    expect(values.slice(12, 15)).toEqual([['o-new'], [5], ['room']]);
-    expect(values[16]).toEqual(['Allocated']);
+    expect(text).toMatch(/UPDATE products SET version = \$2::int WHERE sku = \$1::varchar AND version = \$3::int/);
+    expect(text).not.toMatch(/new_batches|removed_lines/);
+    expect(values.slice(0, 9)).toEqual(['SKU', 8, 7, 100, 5, 'room', ['o-new'], [5], ['room']]);
+    expect(values.slice(9)).toEqual([[expect.any(String)], ['Allocated'], ['SKU'], [expect.stringContaining('"orderid":"o-new"')], 'req-1', 1000]);
   });
 
   it('inserts a new product, with no version to check', () => {
@@ -45,7 +42,7 @@ describe('productStatement: one statement per saved product, from its state befo
     product.addBatch('b1', 10, '2030-01-01');
     const { text, values } = productStatement(undefined, productState(product), rows(product), 1000)!;
     expect(text).toMatch(/INSERT INTO products/);
-    expect(values.slice(0, 7)).toEqual([1, 'NEW', null, ['b1'], [10], [0], ['2030-01-01']]);
+    expect(values).toEqual(['NEW', 1, ['b1'], [10], [0], ['2030-01-01']]);
   });
 
   it('has the same text and number of parameters for 1 line as for 50,000 (PostgreSQL allows 65,535)', () => {
@@ -56,9 +53,8 @@ describe('productStatement: one statement per saved product, from its state befo
       return productStatement(before, productState(product), rows(product), 1000)!;
     });
     expect(statements[1].text).toBe(statements[0].text);
-    expect(statements[1].values).toHaveLength(21);
-    expect(statements[0].values).toHaveLength(21);
-    expect((statements[1].values[10] as string[]).length).toBe(50_000); // every line removed, as one array
-    expect((statements[1].values[16] as string[]).length).toBe(50_000); // and as many Deallocated events
+    expect(statements[1].values).toHaveLength(statements[0].values.length);
+    expect(statements[1].values.length).toBeLessThan(20);
+    expect(statements[1].values.filter((v) => Array.isArray(v) && v.length === 50_000)).toHaveLength(2 + 4); // removed lines, events
   });
 });

@@ -42,17 +42,31 @@ export function productState(product: Product): ProductState {
  *
  * The version check comes first (CTE `v`: update `WHERE version = <before>`, or insert a new product); every
  * other change runs only if it passed, so two commands can never both commit against one version, and
- * zero rows from `v` means another command got there first. Every list (batches, lines, events) travels
- * as an array, so the text is one of three fixed texts and the number of parameters never grows with the
- * data: a batch of 50,000 lines is shrunk with the same 21 parameters as one line is allocated.
+ * zero rows from `v` means another command got there first. Each list (new batches, changed counters,
+ * removed and added lines, events) travels as arrays, one parameter per column, so neither the text nor
+ * the number of parameters grows with the data: a batch of 50,000 lines is shrunk with the same text as
+ * one line. Only the kinds of change present appear in the text (an empty CTE still costs PostgreSQL
+ * time on every allocation), so there are a few dozen texts at most, each a named prepared statement.
  */
 export function productStatement(before: ProductState | undefined, after: ProductState, events: OutboxRows, leaseMs: number): Statement | undefined {
-  const outbox = [events.eventIds, events.names, events.skus, events.payloads, events.requestId ?? null, leaseMs];
+  const sql = new Parameters();
+  const outbox = (where?: string) =>
+    outboxInsert(
+      {
+        eventIds: sql.add(events.eventIds),
+        names: sql.add(events.names),
+        skus: sql.add(events.skus),
+        payloads: sql.add(events.payloads),
+        requestId: sql.add(events.requestId ?? null),
+        leaseMs: sql.add(leaseMs),
+      },
+      where,
+    );
+
   if (before && before.version === after.version) {
     // Nothing changed (out of stock, an idempotent retry): only the events, if any, are written.
     if (events.events.length === 0) return undefined;
-    const insert = outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', leaseMs: '$6' });
-    return { text: `WITH o AS (${insert})\n${RESULT}`, values: outbox };
+    return { text: `WITH o AS (${outbox()})\nSELECT 1 AS ok, (SELECT array_agg(id ORDER BY id) FROM o) AS outbox_ids`, values: sql.values };
   }
 
   const old = new Map((before?.batches ?? []).map((b) => [b.reference, b]));
@@ -70,46 +84,63 @@ export function productStatement(before: ProductState | undefined, after: Produc
     for (const line of batch.lines) if (!had.has(line.orderid)) addedLines.push({ ...line, batch: batch.reference });
   }
 
-  return {
-    text: before ? UPDATE_PRODUCT : INSERT_PRODUCT,
-    values: [
-      after.version, after.sku, before?.version ?? null,
-      added.map((b) => b.reference), added.map((b) => b.purchased), added.map((b) => b.allocated), added.map((b) => b.eta),
-      changed.map((b) => b.reference), changed.map((b) => b.purchased), changed.map((b) => b.allocated),
-      removedLines.map((l) => l.orderid), removedLines.map((l) => l.batch),
-      addedLines.map((l) => l.orderid), addedLines.map((l) => l.qty), addedLines.map((l) => l.batch),
-      ...outbox,
-    ],
-  };
+  const sku = sql.add(after.sku);
+  const version = sql.add(after.version);
+  const ctes = [
+    before
+      ? `v AS (UPDATE products SET version = ${version}::int WHERE sku = ${sku}::varchar AND version = ${sql.add(before.version)}::int RETURNING 1)`
+      : `v AS (INSERT INTO products (sku, version) VALUES (${sku}::varchar, ${version}::int) RETURNING 1)`,
+  ];
+  if (added.length > 0) {
+    ctes.push(`new_batches AS (
+      INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
+      SELECT b.reference, ${sku}::varchar, b.purchased, b.allocated, b.eta
+        FROM unnest(${sql.add(added.map((b) => b.reference))}::varchar[], ${sql.add(added.map((b) => b.purchased))}::int[],
+                    ${sql.add(added.map((b) => b.allocated))}::int[], ${sql.add(added.map((b) => b.eta))}::date[]) AS b(reference, purchased, allocated, eta)
+       WHERE ${PASSED})`);
+  }
+  if (changed.length === 1) {
+    // The usual case (one allocation): a plain UPDATE by key, which PostgreSQL runs faster than a join.
+    const [batch] = changed;
+    ctes.push(`changed_batches AS (
+      UPDATE batches SET purchased_quantity = ${sql.add(batch.purchased)}::int, allocated_quantity = ${sql.add(batch.allocated)}::int
+       WHERE reference = ${sql.add(batch.reference)}::varchar AND ${PASSED})`);
+  } else if (changed.length > 1) {
+    ctes.push(`changed_batches AS (
+      UPDATE batches SET purchased_quantity = c.purchased, allocated_quantity = c.allocated
+        FROM unnest(${sql.add(changed.map((b) => b.reference))}::varchar[], ${sql.add(changed.map((b) => b.purchased))}::int[],
+                    ${sql.add(changed.map((b) => b.allocated))}::int[]) AS c(reference, purchased, allocated)
+       WHERE batches.reference = c.reference AND batches.sku = ${sku}::varchar AND ${PASSED})`);
+  }
+  if (removedLines.length > 0) {
+    ctes.push(`removed_lines AS (
+      DELETE FROM allocations a
+       USING unnest(${sql.add(removedLines.map((l) => l.orderid))}::varchar[], ${sql.add(removedLines.map((l) => l.batch))}::varchar[]) AS r(orderid, batch_reference)
+       WHERE a.orderid = r.orderid AND a.sku = ${sku}::varchar AND a.batch_reference = r.batch_reference AND ${PASSED})`);
+  }
+  if (addedLines.length > 0) {
+    // In allocation order (ids ascending): a shrink deallocates the most recent lines first.
+    ctes.push(`added_lines AS (
+      INSERT INTO allocations (orderid, sku, qty, batch_reference)
+      SELECT l.orderid, ${sku}::varchar, l.qty, l.batch_reference
+        FROM unnest(${sql.add(addedLines.map((l) => l.orderid))}::varchar[], ${sql.add(addedLines.map((l) => l.qty))}::int[],
+                    ${sql.add(addedLines.map((l) => l.batch))}::varchar[]) WITH ORDINALITY AS l(orderid, qty, batch_reference, n)
+       WHERE ${PASSED}
+       ORDER BY l.n)`);
+  }
+  if (events.events.length > 0) ctes.push(`o AS (${outbox(PASSED)})`);
+  const ids = events.events.length > 0 ? '(SELECT array_agg(id ORDER BY id) FROM o)' : 'NULL::bigint[]';
+  return { text: `WITH ${ctes.join(',\n')}\nSELECT (SELECT count(*) FROM v)::int AS ok, ${ids} AS outbox_ids`, values: sql.values };
 }
 
-const RESULT = `SELECT 1 AS ok, (SELECT array_agg(id ORDER BY id) FROM o) AS outbox_ids`;
 const PASSED = 'EXISTS (SELECT 1 FROM v)';
 
-/** Everything after the version check; $1 new version, $2 sku, $3 version read. */
-const CHANGES = `
-  new_batches AS (
-    INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
-    SELECT b.reference, $2::varchar, b.purchased, b.allocated, b.eta
-      FROM unnest($4::varchar[], $5::int[], $6::int[], $7::date[]) AS b(reference, purchased, allocated, eta)
-     WHERE ${PASSED}),
-  changed_batches AS (
-    UPDATE batches SET purchased_quantity = c.purchased, allocated_quantity = c.allocated
-      FROM unnest($8::varchar[], $9::int[], $10::int[]) AS c(reference, purchased, allocated)
-     WHERE batches.reference = c.reference AND batches.sku = $2::varchar AND ${PASSED}),
-  removed_lines AS (
-    DELETE FROM allocations a
-     USING unnest($11::varchar[], $12::varchar[]) AS r(orderid, batch_reference)
-     WHERE a.orderid = r.orderid AND a.sku = $2::varchar AND a.batch_reference = r.batch_reference AND ${PASSED}),
-  added_lines AS (
-    INSERT INTO allocations (orderid, sku, qty, batch_reference)
-    SELECT l.orderid, $2::varchar, l.qty, l.batch_reference
-      FROM unnest($13::varchar[], $14::int[], $15::varchar[]) WITH ORDINALITY AS l(orderid, qty, batch_reference, n)
-     WHERE ${PASSED}
-     ORDER BY l.n),
-  o AS (${outboxInsert({ eventIds: '$16', names: '$17', skus: '$18', payloads: '$19', requestId: '$20', leaseMs: '$21' }, PASSED)})
-SELECT (SELECT count(*) FROM v)::int AS ok, (SELECT array_agg(id ORDER BY id) FROM o) AS outbox_ids`;
+/** Bind parameters in order: `add` keeps a value and returns its placeholder. */
+class Parameters {
+  readonly values: unknown[] = [];
 
-const UPDATE_PRODUCT = `WITH v AS (UPDATE products SET version = $1::int WHERE sku = $2::varchar AND version = $3::int RETURNING 1),${CHANGES}`;
-// A new product: $3 (no version read) is null.
-const INSERT_PRODUCT = `WITH v AS (INSERT INTO products (sku, version) SELECT $2::varchar, $1::int WHERE $3::int IS NULL RETURNING 1),${CHANGES}`;
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
