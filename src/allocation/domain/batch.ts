@@ -11,6 +11,9 @@ export type CalendarDate = string;
  * with: every one in memory, but a repository may load only the ones an operation needs (the line being
  * allocated, or all lines of a batch being shrunk) so that allocating stays cheap however many lines a
  * batch holds. Lines are kept in allocation order.
+ *
+ * Its identifier is `reference` here and in the database (`batches.reference`, `allocations.batch_reference`);
+ * the API and the messages keep the book's names, `ref` for the batch itself and `batchref` for a line's batch.
  */
 export class Batch {
   private readonly lines: OrderLine[];
