@@ -6,6 +6,7 @@ import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, removeDataDir } from '../../src/database/embedded-postgres.js';
+import { alive } from '../support/processes.js';
 
 const main = path.resolve('dist', 'src', 'main.js'); // `npm test` compiles before it runs the tests
 
@@ -172,14 +173,6 @@ describe('npm run start:dev (nest start --watch)', () => {
   }, 90_000);
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Waits for a process to be gone; the bound only ends a failing test. */
 async function waitUntil(done: () => boolean, timeoutMs = 20_000): Promise<void> {

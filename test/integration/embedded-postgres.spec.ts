@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { removeDataDir, startEmbeddedPostgres, type RunningPostgres } from '../../src/database/embedded-postgres.js';
+import { alive } from '../support/processes.js';
 
 async function selectOne(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -16,14 +17,6 @@ async function selectOne(url: string): Promise<number> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('embedded PostgreSQL', () => {
   let folder: string;
