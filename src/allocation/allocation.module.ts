@@ -3,6 +3,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { AllocateHandler } from './commands/allocate/allocate.handler.js';
 import { ChangeBatchQuantityHandler } from './commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { CreateBatchHandler } from './commands/create-batch/create-batch.handler.js';
+import { ReallocateHandler } from './commands/reallocate/reallocate.handler.js';
 import { OutOfStockNotifier } from './events/out-of-stock.notifier.js';
 import { ReallocationSaga } from './events/reallocation.saga.js';
 import { AllocationController } from './http/allocation.controller.js';
@@ -18,6 +19,7 @@ import { GetProductHandler } from './queries/get-product/get-product.handler.js'
   providers: [
     AllocateHandler,
     CreateBatchHandler,
+    ReallocateHandler,
     ChangeBatchQuantityHandler,
     GetAllocationsHandler,
     GetProductHandler,

@@ -21,8 +21,8 @@ import { OutboxStore, type DeliveryRow, type RetryOutcome, type RetryRule } from
 export class DeliveryRunner {
   private readonly logger = new Logger('EventHandling');
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** The last delivery queued per (handler, SKU). */
-  private readonly lanes = new Map<string, Promise<void>>();
+  /** Deliveries waiting their turn, per (handler, SKU). */
+  private readonly lanes = new Map<string, Queued<Event>[]>();
   private readonly slots;
   /** Told when a retry falls due sooner than the next poll (set by the relay). */
   onRetryScheduled: (delayMs: number) => void = () => undefined;
@@ -39,20 +39,31 @@ export class DeliveryRunner {
   /**
    * The first delivery of an event to one of its handlers; reports the result to the event's tally.
    * Deliveries to one handler of events on one SKU run one after another, in order: they would only
-   * contend for the same product (50,000 reallocations after a shrink), and their order is kept.
+   * contend for the same product (50,000 reallocations after a shrink). A handler with `applyAll` gets
+   * the events that queued up meanwhile in one call (a failure is then stored for each of them).
    */
   deliver<E extends Event>(handler: EventHandler<E>, event: Delivered<E>): Promise<void> {
     const sku = (event as { sku?: unknown }).sku;
-    const lane = typeof sku === 'string' ? `${handler.handlerName}\u0000${sku}` : undefined;
-    const previous = (lane && this.lanes.get(lane)) || Promise.resolve();
-    const delivery = previous.catch(() => undefined).then(() => this.firstAttempt(handler, event)).then((result) => event.tally.report(handler.handlerName, result));
-    if (lane) {
-      this.lanes.set(lane, delivery);
-      void delivery.finally(() => {
-        if (this.lanes.get(lane) === delivery) this.lanes.delete(lane);
-      });
+    if (typeof sku !== 'string') return this.track(this.attempt(handler, [event]));
+    const lane = `${handler.handlerName}\u0000${sku}`;
+    return this.track(
+      new Promise<void>((done) => {
+        const queue = this.lanes.get(lane) as Queued<E>[] | undefined;
+        if (queue) return void queue.push({ event, done });
+        this.lanes.set(lane, [{ event, done }]);
+        void this.runLane(lane, handler);
+      }),
+    );
+  }
+
+  private async runLane<E extends Event>(lane: string, handler: EventHandler<E>): Promise<void> {
+    const queue = this.lanes.get(lane) as Queued<E>[];
+    while (queue.length > 0) {
+      const batch = queue.splice(0, handler.applyAll ? handler.batchSize : 1);
+      await this.attempt(handler, batch.map((q) => q.event));
+      for (const q of batch) q.done();
     }
-    return this.track(delivery);
+    this.lanes.delete(lane);
   }
 
   /** A stored delivery whose retry is due (from the relay), or a dead letter an operator retries (`manual`). */
@@ -65,7 +76,8 @@ export class DeliveryRunner {
    * (the dispatcher) waits here, so that 50,000 events become a steady stream, not 50,000 queued promises.
    */
   async ready(): Promise<void> {
-    const highWater = this.config.eventDeliveryConcurrency * 8;
+    // Enough to fill a handler's batch (applyAll), few enough to stay a few hundred KB.
+    const highWater = Math.max(256, this.config.eventDeliveryConcurrency * 8);
     while (this.inFlight.size >= highWater) await Promise.race(this.inFlight);
   }
 
@@ -81,23 +93,31 @@ export class DeliveryRunner {
     return Math.round(capped / 2 + Math.random() * (capped / 2));
   }
 
-  private async firstAttempt<E extends Event>(handler: EventHandler<E>, event: Delivered<E>): Promise<DeliveryResult> {
-    const { envelope } = event;
+  /** The first attempt of one event, or of several of one SKU together; each result goes to its event's tally. */
+  private async attempt<E extends Event>(handler: EventHandler<E>, events: Delivered<E>[]): Promise<void> {
+    const name = handler.handlerName;
     try {
-      await this.slots.execute(() => handler.apply(event, envelope));
-      this.metrics.handled.inc({ event: event.name, handler: handler.handlerName });
-      return 'delivered';
+      await this.slots.execute(() => (events.length > 1 && handler.applyAll ? handler.applyAll(events) : handler.apply(events[0], events[0].envelope)));
     } catch (error) {
-      this.failed(handler.handlerName, event, 1, error);
-      try {
-        const rule = this.rule(error, this.config.eventHandlerMaxAttempts);
-        const outcome = await this.store.recordFailure(envelope.outboxId, handler.handlerName, describe(error), rule);
-        this.afterFailure(handler.handlerName, event, outcome);
-        return 'recorded';
-      } catch (storeError) {
-        this.logger.error({ msg: `could not record the failure of ${handler.handlerName}; the relay will redeliver`, error: describe(storeError) });
-        return 'unrecorded';
-      }
+      for (const event of events) event.tally.report(name, await this.recordFirstFailure(name, event, error));
+      return;
+    }
+    for (const event of events) {
+      this.metrics.handled.inc({ event: event.name, handler: name });
+      event.tally.report(name, 'delivered');
+    }
+  }
+
+  private async recordFirstFailure(handler: string, event: Delivered, error: unknown): Promise<DeliveryResult> {
+    this.failed(handler, event, 1, error);
+    try {
+      const rule = this.rule(error, this.config.eventHandlerMaxAttempts);
+      const outcome = await this.store.recordFailure(event.envelope.outboxId, handler, describe(error), rule);
+      this.afterFailure(handler, event, outcome);
+      return 'recorded';
+    } catch (storeError) {
+      this.logger.error({ msg: `could not record the failure of ${handler}; the relay will redeliver`, error: describe(storeError) });
+      return 'unrecorded';
     }
   }
 
@@ -144,6 +164,11 @@ export class DeliveryRunner {
     void promise.finally(() => this.inFlight.delete(promise));
     return promise;
   }
+}
+
+interface Queued<E extends Event> {
+  event: Delivered<E>;
+  done: () => void;
 }
 
 /**

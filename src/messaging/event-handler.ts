@@ -22,6 +22,14 @@ export abstract class EventHandler<E extends Event = Event> implements IEventHan
 
   /** The effect. May throw (it is retried); must be idempotent, as an event may be delivered again. */
   abstract apply(event: E, envelope: Envelope): Promise<void>;
+
+  /**
+   * Optional: the effect of several events of one SKU at once, for events that queued up while the
+   * previous ones were handled (up to `batchSize`). It succeeds or fails for all of them together; each
+   * failed one is then retried on its own, through `apply`.
+   */
+  applyAll?(events: E[]): Promise<void>;
+  readonly batchSize: number = 1;
 }
 
 /** Which handlers each event has (the book's EVENT_HANDLERS): one place, given to MessagingModule. */

@@ -85,7 +85,7 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
     expect(loaded!.batch(b1)!.allocations).toEqual([new OrderLine('o1', sku, 3), new OrderLine('o2', sku, 4)]);
     expect(loaded!.batch(b2)).toMatchObject({ eta: '2026-12-24', purchasedQuantity: 20, allocatedQuantity: 0 });
 
-    const forLine = await uow.run(async (products) => products.get(sku, { orderid: 'o2' }));
+    const forLine = await uow.run(async (products) => products.get(sku, { orderids: ['o2'] }));
     expect(forLine!.batch(b1)!.allocations).toEqual([new OrderLine('o2', sku, 4)]);
     expect(forLine!.batch(b1)!.allocatedQuantity).toBe(7);
   });

@@ -156,6 +156,31 @@ describe('DeliveryRunner', () => {
     expect(order).toHaveLength(4);
   });
 
+  it('hands a handler with applyAll the events of one SKU that queued up, together; a failure is stored for each', async () => {
+    const calls: string[][] = [];
+    class Batching extends Probe {
+      readonly batchSize = 3;
+      fail = false;
+      async applyAll(events: OutOfStock[]): Promise<void> {
+        calls.push(events.map((e) => (e as Delivered<OutOfStock>).envelope.eventId));
+        if (this.fail) throw new Error('database blip');
+      }
+    }
+    const h = new Batching('Batching', async (_event, envelope) => void calls.push([envelope.eventId]));
+    const { failures } = setUp([h]);
+    const events = Array.from({ length: 6 }, () => deliveredEvent(new OutOfStock('A'), ['Batching']));
+    await Promise.all(events.map((e) => h.handle(e)));
+    // The first goes alone (nothing queued yet), then the rest in batches of at most 3, in order.
+    expect(calls).toEqual([[events[0].envelope.eventId], events.slice(1, 4).map((e) => e.envelope.eventId), events.slice(4).map((e) => e.envelope.eventId)]);
+
+    h.fail = true;
+    const failing = Array.from({ length: 3 }, () => deliveredEvent(new OutOfStock('B'), ['Batching']));
+    Object.assign(h, { apply: async () => Promise.reject(new Error('database blip')) });
+    await Promise.all(failing.map((e) => h.handle(e)));
+    expect(failures.map((f) => f.outboxId)).toEqual(failing.map((e) => e.envelope.outboxId));
+    for (const e of failing) expect(await e.tally.all).toEqual(['recorded']);
+  });
+
   it('backs off exponentially with jitter, up to the cap', () => {
     const { runner: r } = setUp([], { EVENT_HANDLER_BACKOFF_MS: '100', EVENT_HANDLER_BACKOFF_MAX_MS: '1000' });
     for (let i = 0; i < 20; i++) {

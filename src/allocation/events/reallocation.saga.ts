@@ -4,6 +4,7 @@ import { ignoreElements, mergeMap, type Observable } from 'rxjs';
 import type { Delivered } from '../../messaging/event.js';
 import { EventHandler } from '../../messaging/event-handler.js';
 import { Allocate } from '../commands/allocate/allocate.command.js';
+import { Reallocate } from '../commands/reallocate/reallocate.command.js';
 import { Deallocated } from '../domain/index.js';
 
 /**
@@ -30,5 +31,11 @@ export class ReallocationSaga extends EventHandler<Deallocated> {
 
   async apply({ orderid, sku, qty }: Deallocated): Promise<void> {
     await this.commandBus.execute(new Allocate(orderid, sku, qty));
+  }
+
+  /** Lines of one SKU that queued up together (a big shrink) are allocated again in one unit of work. */
+  readonly batchSize = 50;
+  async applyAll(events: Deallocated[]): Promise<void> {
+    await this.commandBus.execute(new Reallocate(events[0].sku, events.map(({ orderid, qty }) => ({ orderid, qty }))));
   }
 }

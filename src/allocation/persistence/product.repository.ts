@@ -31,12 +31,12 @@ const COLUMNS = `p.sku, p.version, b.reference, b.purchased_quantity, b.allocate
 
 /**
  * A product with all its batches and their allocated counters, in one statement (one snapshot), plus only
- * the lines an operation needs: allocating loads this order's line (for retry-safety) and never a batch's
- * other lines, so it costs the same at 10 or 10,000 lines; shrinking loads every line of that one batch.
+ * the lines an operation needs: allocating loads this order's line (for retry-safety; reallocating, those
+ * orders' lines) and never a batch's other lines, so it costs the same at 10 or 10,000 lines; shrinking loads every line of that one batch.
  * The line is looked up on its own (MATERIALIZED) by its key (orderid, sku): joined to the batches, a
  * cached plan may instead walk every line of a batch whose size it underestimated.
  */
-const BY_SKU = `WITH line AS MATERIALIZED (SELECT batch_reference, orderid, qty FROM allocations WHERE orderid = $2 AND sku = $1)
+const BY_SKU = `WITH line AS MATERIALIZED (SELECT batch_reference, orderid, qty FROM allocations WHERE orderid = ANY($2::varchar[]) AND sku = $1)
 SELECT ${COLUMNS}
   FROM products p
   LEFT JOIN batches b ON b.sku = p.sku
@@ -71,8 +71,8 @@ export class TypeOrmProductRepository implements ProductRepository {
     private readonly mode: ReadMode,
   ) {}
 
-  get(sku: string, options: { orderid?: string } = {}): Promise<Product | undefined> {
-    return this.load({ sku, orderid: options.orderid });
+  get(sku: string, options: { orderids?: readonly string[] } = {}): Promise<Product | undefined> {
+    return this.load({ sku, orderids: options.orderids ?? [] });
   }
 
   getByBatchRef(ref: string): Promise<Product | undefined> {
@@ -102,14 +102,14 @@ export class TypeOrmProductRepository implements ProductRepository {
     return stored;
   }
 
-  private async load(key: { sku: string; orderid?: string } | { batchref: string }): Promise<Product | undefined> {
+  private async load(key: { sku: string; orderids: readonly string[] } | { batchref: string }): Promise<Product | undefined> {
     const bySku = 'sku' in key;
     if (this.mode === 'locking') {
       const locked: unknown[] = await this.runner.query(bySku ? LOCK_BY_SKU : LOCK_BY_BATCH, [bySku ? key.sku : key.batchref]);
       if (locked.length === 0) return undefined;
     }
     const rows = bySku
-      ? await preparedQuery<Row>(this.runner, BY_SKU, [key.sku, key.orderid ?? null])
+      ? await preparedQuery<Row>(this.runner, BY_SKU, [key.sku, key.orderids])
       : await preparedQuery<Row>(this.runner, BY_BATCH, [key.batchref]);
     if (rows.length === 0) return undefined;
     const product = toProduct(rows);

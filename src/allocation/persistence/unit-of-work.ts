@@ -2,8 +2,8 @@ import type { Product } from '../domain/index.js';
 
 /** The products of one unit of work: loaded, changed by the domain, saved together when it ends. */
 export interface ProductRepository {
-  /** The product of `sku`; with `orderid`, that order's line of this SKU (if allocated) is loaded too. */
-  get(sku: string, options?: { orderid?: string }): Promise<Product | undefined>;
+  /** The product of `sku`; with `orderids`, those orders' lines of this SKU (those allocated) are loaded too. */
+  get(sku: string, options?: { orderids?: readonly string[] }): Promise<Product | undefined>;
   /** The product holding batch `ref`, with every line of that batch loaded. */
   getByBatchRef(ref: string): Promise<Product | undefined>;
   /** Whether a batch with this reference exists, under any SKU (references are global). */

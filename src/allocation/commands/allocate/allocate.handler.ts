@@ -11,7 +11,7 @@ export class AllocateHandler implements ICommandHandler<Allocate> {
   @Measured((outcome: AllocationOutcome) => (outcome.kind === 'out-of-stock' ? 'out_of_stock' : 'ok'))
   execute({ orderid, sku, qty }: Allocate): Promise<AllocationOutcome> {
     return this.uow.run(async (products) => {
-      const product = await products.get(sku, { orderid });
+      const product = await products.get(sku, { orderids: [orderid] });
       if (!product) throw new InvalidSku(sku);
       return product.allocate(new OrderLine(orderid, sku, qty));
     });
