@@ -5,7 +5,7 @@ import { ApiErrorResponse, MALFORMED_JSON, UNAVAILABLE } from '../http/error-res
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from '../messaging/delivery-runner.js';
 import { storedEventFromRow } from '../messaging/event-codec.js';
-import { EventHandlers } from '../messaging/event-handlers.js';
+import { HandlerRegistry } from '../messaging/handler-registry.js';
 import { OutboxStore } from '../messaging/outbox.store.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 
@@ -46,7 +46,7 @@ export class FailedEventsController {
   constructor(
     private readonly store: OutboxStore,
     private readonly runner: DeliveryRunner,
-    private readonly handlers: EventHandlers,
+    private readonly handlers: HandlerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

@@ -19,7 +19,7 @@ const LEADER_KEY = 'allocation-service:consumer-leader:change_batch_quantity';
 /**
  * Consumes Redis channel `<prefix>change_batch_quantity` (`{"batchref": "...", "qty": N}`) as
  * ChangeBatchQuantity commands. Pub/sub hands every message to every subscriber, so only the holder of the
- * leader lock subscribes: each message is processed once and in order. A message is first stored in the
+ * leader lock subscribes: each message is processed once. A message is first stored in the
  * outbox (as an inbox; its channel under the name in code, without the prefix), then handled like any
  * event: a malformed or rejected one becomes a dead letter at once, a transient failure is retried.
  */

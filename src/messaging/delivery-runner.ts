@@ -3,7 +3,7 @@ import { bulkhead } from 'cockatiel';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import type { Delivered, DeliveryResult, Envelope, Event, StoredEvent } from './event.js';
 import type { EventHandler } from './event-handler.js';
-import { EventHandlers } from './event-handlers.js';
+import { HandlerRegistry } from './handler-registry.js';
 import { Metrics } from './metrics.js';
 import { OutboxStore, type DeliveryRow, type RetryOutcome, type RetryRule } from './outbox.store.js';
 
@@ -31,7 +31,7 @@ export class DeliveryRunner {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly store: OutboxStore,
     private readonly metrics: Metrics,
-    private readonly handlers: EventHandlers,
+    private readonly handlers: HandlerRegistry,
   ) {
     this.slots = bulkhead(config.eventDeliveryConcurrency, Number.MAX_SAFE_INTEGER);
   }
@@ -96,10 +96,16 @@ export class DeliveryRunner {
   /** The first attempt of one event, or of several of one SKU together; each result goes to its event's tally. */
   private async attempt<E extends Event>(handler: EventHandler<E>, events: Delivered<E>[]): Promise<void> {
     const name = handler.handlerName;
+    const together = events.length > 1 && handler.applyAll !== undefined;
     try {
-      await this.slots.execute(() => (events.length > 1 && handler.applyAll ? handler.applyAll(events) : handler.apply(events[0], events[0].envelope)));
+      await this.slots.execute(() => (together ? handler.applyAll!(events) : handler.apply(events[0], events[0].envelope)));
     } catch (error) {
-      for (const event of events) event.tally.report(name, await this.recordFirstFailure(name, event, error));
+      // A batch that failed is tried one event at a time, so that one bad event fails alone.
+      if (together) {
+        for (const event of events) await this.attempt(handler, [event]);
+        return;
+      }
+      events[0].tally.report(name, await this.recordFirstFailure(name, events[0], error));
       return;
     }
     for (const event of events) {
@@ -121,6 +127,7 @@ export class DeliveryRunner {
     }
   }
 
+  /** Never rejects: a failure to store the outcome is logged, and the relay takes the delivery again later. */
   private async retryOnce(row: DeliveryRow, event: Event, envelope: Envelope, options: { manual?: boolean }): Promise<boolean> {
     const handler = this.handlers.handler(row.handler);
     const attempts = row.attempts + 1;
@@ -129,13 +136,22 @@ export class DeliveryRunner {
       await this.slots.execute(() => handler.apply(event, envelope));
     } catch (error) {
       this.failed(row.handler, event, attempts, error);
-      // A manual retry that fails leaves the dead letter where it was.
-      const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
-      const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule);
-      this.afterFailure(row.handler, event, outcome, options.manual);
+      try {
+        // A manual retry that fails leaves the dead letter where it was.
+        const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
+        const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule);
+        this.afterFailure(row.handler, event, outcome, options.manual);
+      } catch (storeError) {
+        this.logger.error({ msg: `could not record the failed retry of ${row.handler}; it is tried again after its lease`, error: describe(storeError) });
+      }
       return false;
     }
-    await this.store.succeeded(row.delivery_id);
+    try {
+      await this.store.succeeded(row.delivery_id);
+    } catch (storeError) {
+      // Delivered, but still listed as due: it will be delivered again (handlers are idempotent).
+      this.logger.error({ msg: `could not record the successful retry of ${row.handler}`, error: describe(storeError) });
+    }
     this.metrics.handled.inc({ event: event.name, handler: row.handler });
     this.logger.log({ msg: `${row.handler} delivered ${event.name} on attempt ${attempts}`, handler: row.handler, event: event.name });
     return true;
@@ -161,7 +177,10 @@ export class DeliveryRunner {
 
   private track<T>(promise: Promise<T>): Promise<T> {
     this.inFlight.add(promise);
-    void promise.finally(() => this.inFlight.delete(promise));
+    void promise.then(
+      () => this.inFlight.delete(promise),
+      () => this.inFlight.delete(promise),
+    );
     return promise;
   }
 }

@@ -25,8 +25,8 @@ export abstract class EventHandler<E extends Event = Event> implements IEventHan
 
   /**
    * Optional: the effect of several events of one SKU at once, for events that queued up while the
-   * previous ones were handled (up to `batchSize`). It succeeds or fails for all of them together; each
-   * failed one is then retried on its own, through `apply`.
+   * previous ones were handled (up to `batchSize`). If it fails, each of them is tried on its own, through
+   * `apply`, so that one bad event fails alone.
    */
   applyAll?(events: E[]): Promise<void>;
   readonly batchSize: number = 1;

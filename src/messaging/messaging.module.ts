@@ -1,7 +1,7 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { DeliveryRunner } from './delivery-runner.js';
 import type { EventHandlerMap } from './event-handler.js';
-import { EVENT_HANDLERS, EventHandlers } from './event-handlers.js';
+import { EVENT_HANDLERS, HandlerRegistry } from './handler-registry.js';
 import { EventPublisher } from './event-publisher.js';
 import { Metrics, MetricsController, registerDefaultMetrics } from './metrics.js';
 import { OutboxDispatcher } from './outbox.dispatcher.js';
@@ -24,7 +24,7 @@ export class MessagingModule {
       controllers: [MetricsController], // GET /metrics, Prometheus text format
       providers: [
         { provide: EVENT_HANDLERS, useValue: handlers },
-        EventHandlers,
+        HandlerRegistry,
         Metrics,
         OutboxStore,
         DeliveryRunner,
@@ -32,7 +32,7 @@ export class MessagingModule {
         OutboxRelay,
         { provide: EventPublisher, useExisting: OutboxDispatcher },
       ],
-      exports: [Metrics, OutboxStore, DeliveryRunner, EventHandlers, OutboxDispatcher, OutboxRelay, EventPublisher],
+      exports: [Metrics, OutboxStore, DeliveryRunner, HandlerRegistry, OutboxDispatcher, OutboxRelay, EventPublisher],
     };
   }
 }

@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { delivered, type StoredEvent } from './event.js';
-import { EventHandlers } from './event-handlers.js';
+import { HandlerRegistry } from './handler-registry.js';
 import { EventPublisher } from './event-publisher.js';
 import { OutboxStore } from './outbox.store.js';
 
@@ -30,7 +30,7 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
 
   constructor(
     private readonly eventBus: EventBus,
-    private readonly handlers: EventHandlers,
+    private readonly handlers: HandlerRegistry,
     private readonly runner: DeliveryRunner,
     private readonly store: OutboxStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -40,11 +40,19 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
 
   /** Starts feeding the events to their handlers, and returns without waiting for them. */
   async publish(events: readonly StoredEvent[]): Promise<void> {
+    void this.dispatch(events);
+  }
+
+  /** Like publish, but resolves once each of these events has been delivered or had its failure stored. */
+  dispatch(events: readonly StoredEvent[]): Promise<void> {
     for (const { envelope } of events) this.held.add(envelope.outboxId);
     this.renewWhileHolding();
-    const feed = this.feed(events).catch((error: Error) => this.logger.error({ msg: 'dispatch failed; the relay will deliver', error: error.message }));
+    const feed = this.feed(events).catch((error: Error) => {
+      this.logger.error({ msg: 'dispatch failed; a relay will deliver the rest', error: error.message });
+    });
     this.feeding.add(feed);
     void feed.finally(() => this.feeding.delete(feed));
+    return feed;
   }
 
   /** Resolves once every event handed over so far has been delivered (or its failure stored). */
@@ -54,22 +62,30 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
   }
 
   private async feed(events: readonly StoredEvent[]): Promise<void> {
-    for (const stored of events) {
-      // At shutdown, what is not started stays undispatched: a relay delivers it once its lease runs out.
-      if (this.stopping) {
-        this.held.delete(stored.envelope.outboxId);
-        continue;
+    const settled: Promise<unknown>[] = [];
+    let i = 0;
+    try {
+      for (; i < events.length; i++) {
+        // At shutdown, what is not started stays undispatched: a relay delivers it once its lease runs out.
+        if (this.stopping) break;
+        await this.runner.ready();
+        const stored = events[i];
+        const event = delivered(stored, this.handlers.namesFor(stored.event.name));
+        // Handlers run under the request that caused the event: their log lines carry its id.
+        withRequestId(stored.envelope.requestId, () => this.eventBus.publish(event));
+        settled.push(
+          event.tally.all.then((results) => {
+            this.held.delete(stored.envelope.outboxId);
+            // An unstored failure leaves the event undispatched: the relay delivers it again after the lease.
+            if (results.every((r) => r !== 'unrecorded')) this.markDispatched(stored.envelope.outboxId);
+          }),
+        );
       }
-      await this.runner.ready();
-      const event = delivered(stored, this.handlers.namesFor(stored.event.name));
-      // Handlers run under the request that caused the event: their log lines carry its id.
-      withRequestId(stored.envelope.requestId, () => this.eventBus.publish(event));
-      void event.tally.all.then((results) => {
-        this.held.delete(stored.envelope.outboxId);
-        // An unstored failure leaves the event undispatched: the relay delivers it again after the lease.
-        if (results.every((r) => r !== 'unrecorded')) this.markDispatched(stored.envelope.outboxId);
-      });
+    } finally {
+      // What was not handed over is released, so that its lease runs out.
+      for (const { envelope } of events.slice(i)) this.held.delete(envelope.outboxId);
     }
+    await Promise.all(settled);
   }
 
   private renewWhileHolding(): void {

@@ -3,8 +3,9 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { OutboxDispatcher } from './outbox.dispatcher.js';
-import { storedEventFromRow } from './event-codec.js';
-import { EventHandlers } from './event-handlers.js';
+import type { StoredEvent } from './event.js';
+import { type OutboxRow, storedEventFromRow } from './event-codec.js';
+import { HandlerRegistry } from './handler-registry.js';
 import { OutboxStore } from './outbox.store.js';
 
 const BATCH = 100;
@@ -29,7 +30,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly store: OutboxStore,
     private readonly runner: DeliveryRunner,
     private readonly dispatcher: OutboxDispatcher,
-    private readonly handlers: EventHandlers,
+    private readonly handlers: HandlerRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -68,19 +69,34 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     this.timer.unref();
   }
 
+  /**
+   * Rows as events; a row no event class of this version matches (a renamed or removed event) is logged
+   * and skipped, so that it cannot hold up the others. It stays in the outbox, undispatched and visible.
+   */
+  private decode<R extends OutboxRow>(rows: R[]): StoredEvent[] {
+    return rows.flatMap((row) => {
+      try {
+        return [storedEventFromRow(row, (name) => this.handlers.eventClass(name))];
+      } catch (error) {
+        this.logger.error({ msg: `outbox row ${row.id} cannot be read: ${(error as Error).message}`, event: row.name });
+        return [];
+      }
+    });
+  }
+
   private async pass(): Promise<void> {
     for (;;) {
       const undispatched = await this.store.claimUndispatched(BATCH, this.config.outboxLeaseMs);
       if (undispatched.length > 0) {
         this.logger.log({ msg: `relaying ${undispatched.length} undispatched events` });
-        await this.dispatcher.publish(undispatched.map((row) => storedEventFromRow(row, (name) => this.handlers.eventClass(name))));
-        await this.dispatcher.idle();
+        // Only its own events are awaited: a burst under way elsewhere in this process does not hold the relay.
+        await this.dispatcher.dispatch(this.decode(undispatched));
         await this.dispatcher.flush();
       }
       const due = await this.store.claimDue(BATCH, this.config.outboxLeaseMs);
       for (const row of due) {
-        const stored = storedEventFromRow(row, (name) => this.handlers.eventClass(name));
-        await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, stored));
+        const [stored] = this.decode([row]);
+        if (stored) await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, stored));
       }
       if (this.stopped || (undispatched.length < BATCH && due.length < BATCH)) break;
     }

@@ -8,7 +8,7 @@ import { ReallocationSaga } from '../../src/allocation/events/reallocation.saga.
 import { DeliveryRunner } from '../../src/messaging/delivery-runner.js';
 import { type Delivered, delivered, type Envelope, type Event } from '../../src/messaging/event.js';
 import { EventHandler } from '../../src/messaging/event-handler.js';
-import { EventHandlers } from '../../src/messaging/event-handlers.js';
+import { HandlerRegistry } from '../../src/messaging/handler-registry.js';
 import { Metrics } from '../../src/messaging/metrics.js';
 import type { OutboxStore, RetryRule } from '../../src/messaging/outbox.store.js';
 import { testConfig } from '../support/config.js';
@@ -39,6 +39,7 @@ function fakeStore(options: { broken?: boolean } = {}) {
   return { store, failures };
 }
 
+@EventsHandler(OutOfStock)
 class Probe extends EventHandler<OutOfStock> {
   constructor(
     readonly handlerName: string,
@@ -50,7 +51,7 @@ class Probe extends EventHandler<OutOfStock> {
 
 function setUp(handlers: EventHandler[], env: Record<string, string> = {}, store = fakeStore()) {
   const metrics = freshMetrics();
-  const registry = EventHandlers.of([[OutOfStock, handlers.filter((h) => !(h instanceof ReallocationSaga))], [Deallocated, handlers.filter((h) => h instanceof ReallocationSaga)]]);
+  const registry = HandlerRegistry.of([[OutOfStock, handlers.filter((h) => !(h instanceof ReallocationSaga))], [Deallocated, handlers.filter((h) => h instanceof ReallocationSaga)]]);
   const runner = new DeliveryRunner(testConfig(env), store.store, metrics, registry);
   // What Nest's property injection does in the service.
   for (const h of handlers) Object.assign(h, { deliveries: runner });
@@ -181,6 +182,27 @@ describe('DeliveryRunner', () => {
     for (const e of failing) expect(await e.tally.all).toEqual(['recorded']);
   });
 
+  it('tries each event of a failed batch on its own, so that one bad event fails alone', async () => {
+    class Picky extends Probe {
+      readonly batchSize = 10;
+      async applyAll(): Promise<void> {
+        throw new Error('one of the batch is bad');
+      }
+    }
+    const applied: string[] = [];
+    // Three events of one SKU (one lane), told apart by a label of their own.
+    const h = new Picky('Picky', async (event) => {
+      const { label } = event as OutOfStock & { label: string };
+      if (label === 'bad') throw new Error('bad one');
+      applied.push(label);
+    });
+    const { failures } = setUp([h]);
+    const events = ['first', 'bad', 'last'].map((label) => deliveredEvent(Object.assign(new OutOfStock('C'), { label }), ['Picky']));
+    await Promise.all(events.map((e) => h.handle(e)));
+    expect(applied).toEqual(['first', 'last']);
+    expect(failures.map((f) => f.outboxId)).toEqual([events[1].envelope.outboxId]);
+  });
+
   it('backs off exponentially with jitter, up to the cap', () => {
     const { runner: r } = setUp([], { EVENT_HANDLER_BACKOFF_MS: '100', EVENT_HANDLER_BACKOFF_MAX_MS: '1000' });
     for (let i = 0; i < 20; i++) {
@@ -197,7 +219,7 @@ describe('EVENT_HANDLERS', () => {
   it('refuses two handlers with one name (failed deliveries are stored by name)', () => {
     class Mailer extends Probe {}
     class Texter extends Probe {}
-    expect(() => EventHandlers.of([[OutOfStock, [new Mailer('Same', async () => undefined), new Texter('Same', async () => undefined)]]])).toThrow(/Same/);
+    expect(() => HandlerRegistry.of([[OutOfStock, [new Mailer('Same', async () => undefined), new Texter('Same', async () => undefined)]]])).toThrow(/Same/);
   });
 
   it('refuses a map that disagrees with a handler’s @EventsHandler', () => {
@@ -206,7 +228,7 @@ describe('EVENT_HANDLERS', () => {
       readonly handlerName = 'Mistaken';
       async apply(): Promise<void> {}
     }
-    expect(() => EventHandlers.of([[OutOfStock, [new Mistaken()]]])).toThrow(/Mistaken handles Deallocated .* maps it to OutOfStock/);
+    expect(() => HandlerRegistry.of([[OutOfStock, [new Mistaken()]]])).toThrow(/Mistaken handles Deallocated .* maps it to OutOfStock/);
   });
 });
 

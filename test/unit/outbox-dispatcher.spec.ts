@@ -1,15 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import type { EventBus } from '@nestjs/cqrs';
+import { type EventBus, EventsHandler } from '@nestjs/cqrs';
 import { OutOfStock } from '../../src/allocation/domain/index.js';
 import { DeliveryRunner } from '../../src/messaging/delivery-runner.js';
 import type { Delivered } from '../../src/messaging/event.js';
 import { EventHandler } from '../../src/messaging/event-handler.js';
-import { EventHandlers } from '../../src/messaging/event-handlers.js';
+import { HandlerRegistry } from '../../src/messaging/handler-registry.js';
 import { Metrics } from '../../src/messaging/metrics.js';
 import { OutboxDispatcher } from '../../src/messaging/outbox.dispatcher.js';
 import type { OutboxStore } from '../../src/messaging/outbox.store.js';
 import { testConfig } from '../support/config.js';
 
+@EventsHandler(OutOfStock)
 class Waiting extends EventHandler<OutOfStock> {
   readonly handlerName = 'Waiting';
   release!: () => void;
@@ -36,7 +37,7 @@ describe('OutboxDispatcher', () => {
     } as unknown as OutboxStore;
     const config = testConfig({ OUTBOX_LEASE_MS: '1000' });
     const handler = new Waiting();
-    const handlers = EventHandlers.of([[OutOfStock, [handler]]]);
+    const handlers = HandlerRegistry.of([[OutOfStock, [handler]]]);
     const runner = new DeliveryRunner(config, store, new Metrics(), handlers);
     Object.assign(handler, { deliveries: runner });
     const bus = { publish: (event: Delivered<OutOfStock>) => void handler.handle(event) } as unknown as EventBus;

@@ -5,8 +5,9 @@ import type { EventHandler, EventHandlerMap } from './event-handler.js';
 
 export const EVENT_HANDLERS = Symbol('EVENT_HANDLERS');
 
-/** Where @EventsHandler keeps its events (@nestjs/cqrs does not export the key). */
+/** Where @EventsHandler keeps its events, and @Saga its streams (@nestjs/cqrs does not export the keys). */
 const EVENTS_HANDLER_METADATA = '__eventsHandler__';
+const SAGA_METADATA = '__saga__';
 
 /**
  * The EVENT_HANDLERS map, resolved to handler instances: which handlers an event has (the dispatcher waits
@@ -15,7 +16,7 @@ const EVENTS_HANDLER_METADATA = '__eventsHandler__';
  * the map against each handler's @EventsHandler, so that the two can never disagree.
  */
 @Injectable()
-export class EventHandlers implements OnModuleInit {
+export class HandlerRegistry implements OnModuleInit {
   private readonly byEvent = new Map<string, EventHandler[]>();
   private readonly byName = new Map<string, EventHandler>();
   private readonly classes = new Map<string, EventClass>();
@@ -26,8 +27,8 @@ export class EventHandlers implements OnModuleInit {
   ) {}
 
   /** Handlers given as instances (unit tests). */
-  static of(entries: [EventClass, EventHandler[]][]): EventHandlers {
-    const handlers = new EventHandlers(new Map(entries.map(([event, list]) => [event, list.map((h) => h.constructor as Type<EventHandler>)])));
+  static of(entries: [EventClass, EventHandler[]][]): HandlerRegistry {
+    const handlers = new HandlerRegistry(new Map(entries.map(([event, list]) => [event, list.map((h) => h.constructor as Type<EventHandler>)])));
     const instances = new Map(entries.flatMap(([, list]) => list.map((h) => [h.constructor, h] as const)));
     handlers.resolve((type) => instances.get(type)!);
     return handlers;
@@ -64,8 +65,12 @@ export class EventHandlers implements OnModuleInit {
       }
     }
     for (const [handler, events] of handled) {
-      // Sagas subscribe to the stream themselves; @EventsHandler classes must name exactly the mapped events.
+      // A saga subscribes to the stream itself; an @EventsHandler must name exactly the mapped events; a
+      // handler that is neither would never be called, and its events never settle.
       const declared = Reflect.getMetadata(EVENTS_HANDLER_METADATA, handler.constructor) as EventClass[] | undefined;
+      if (!declared && !Reflect.getMetadata(SAGA_METADATA, handler.constructor)) {
+        throw new Error(`${handler.handlerName} is in EVENT_HANDLERS but is neither an @EventsHandler nor a @Saga: nothing would call it`);
+      }
       if (declared && (declared.length !== events.size || declared.some((e) => !events.has(e)))) {
         throw new Error(
           `${handler.handlerName} handles ${declared.map((e) => e.name).join(', ')} (@EventsHandler) but EVENT_HANDLERS maps it to ${[...events].map((e) => e.name).join(', ')}`,
