@@ -5,7 +5,7 @@ import { Metrics } from '../../src/messaging/metrics.js';
 import { metricValue } from '../support/metrics.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { unique } from '../support/config.js';
-import { describeWithRedis, listen, OwnRedisServer, redisUrl } from '../support/redis.js';
+import { describeWithRedis, listen, OwnRedisServer, RedisProxy, redisUrl } from '../support/redis.js';
 
 const ADMIN = 'redis-admin';
 const fast = { EVENT_HANDLER_BACKOFF_MS: '20', EVENT_HANDLER_BACKOFF_MAX_MS: '200', EVENT_HANDLER_MAX_ATTEMPTS: '50', OUTBOX_POLL_MS: '50' };
@@ -100,14 +100,19 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
 
 describeWithRedis('Redis outages (a redis-server of the test\'s own)', () => {
   let redis: OwnRedisServer;
+  let proxy: RedisProxy;
   let t: TestApp;
 
   beforeAll(async () => {
     redis = await OwnRedisServer.start();
-    t = await startTestApp({ REDIS_URL: redis.url, ...fast });
+    // The service reaches Redis through a proxy that the test cuts: an outage for the service alone, so
+    // that the test's own subscriber (pub/sub keeps nothing for the disconnected) misses no message.
+    proxy = await RedisProxy.start(redis.port);
+    t = await startTestApp({ REDIS_URL: proxy.url, ...fast });
   });
   afterAll(async () => {
     await t?.close();
+    await proxy?.down();
     await redis?.stop();
   });
 
@@ -118,7 +123,7 @@ describeWithRedis('Redis outages (a redis-server of the test\'s own)', () => {
       const ref = unique('b');
       await t.http.post('/add_batch').send({ ref, sku, qty: 100 }).expect(201);
 
-      await redis.stop();
+      await proxy.down();
       const health = await t.http.get('/health');
       expect(health.status).toBe(200); // only the database decides
       expect(health.body.details.redis).toMatchObject({ status: 'down' });
@@ -129,7 +134,7 @@ describeWithRedis('Redis outages (a redis-server of the test\'s own)', () => {
       }
       await new Promise((r) => setTimeout(r, 300)); // a few failed attempts while it is down
 
-      await redis.start();
+      await proxy.up();
       await eventually(async () => {
         const received = out.messages.filter((m) => m.sku === sku);
         expect(received.map((m) => m.orderid).sort()).toEqual([...orders].sort());

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { describe } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { freePort } from '../../src/database/embedded-postgres.js';
@@ -80,4 +81,51 @@ export async function listen(url: string, channel: string): Promise<{ messages: 
     },
     close: () => client.disconnect(),
   };
+}
+
+/**
+ * A TCP proxy in front of a Redis: cutting it is an outage for whoever connects through it (the service)
+ * and for nobody else (a test's listener connects to Redis directly and misses nothing).
+ */
+export class RedisProxy {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
+
+  static async start(target: number): Promise<RedisProxy> {
+    const proxy = new RedisProxy(await freePort(), target);
+    await proxy.up();
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  up(): Promise<void> {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.target, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => this.sockets.delete(socket));
+      }
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    return new Promise((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+
+  /** Refuses new connections and cuts the open ones. */
+  down(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    const server = this.server;
+    this.server = undefined;
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
 }
