@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
 
 /**
  * Hot-path statements as named prepared statements: PostgreSQL parses and plans each once per connection
@@ -26,12 +26,5 @@ export async function preparedQuery<T = Record<string, unknown>>(runner: QueryRu
   const client = (runner as unknown as { databaseConnection: pg.PoolClient }).databaseConnection;
   if (!client) throw new Error('the query runner is not connected');
   const result = await client.query(config(text, values));
-  return result.rows as T[];
-}
-
-/** Runs on any pooled connection, as a statement of its own. */
-export async function preparedPoolQuery<T = Record<string, unknown>>(dataSource: DataSource, text: string, values: unknown[]): Promise<T[]> {
-  const pool = (dataSource.driver as unknown as { master: pg.Pool }).master;
-  const result = await pool.query(config(text, values));
   return result.rows as T[];
 }
