@@ -4,7 +4,10 @@ import { ReallocationSaga } from './allocation/events/reallocation.saga.js';
 import type { AppConfig } from './config/config.js';
 import { ChangeBatchQuantityConsumer } from './external-events/change-batch-quantity.consumer.js';
 import { ExternalMessageReceived } from './external-events/external-message-received.js';
+import { ChangeBatchQuantityStreamConsumer } from './external-events/change-batch-quantity.stream-consumer.js';
 import { LineAllocatedPublisher } from './external-events/line-allocated.publisher.js';
+import { LineAllocatedStreamPublisher } from './external-events/line-allocated.stream-publisher.js';
+import { StreamEntryReceived } from './external-events/stream-entry-received.js';
 import type { Type } from '@nestjs/common';
 import type { EventClass } from './messaging/event.js';
 import type { EventHandler, EventHandlerMap } from './messaging/event-handler.js';
@@ -18,9 +21,10 @@ import type { EventHandler, EventHandlerMap } from './messaging/event-handler.js
 export function eventHandlers(config: Pick<AppConfig, 'redisUrl'>): EventHandlerMap {
   const redis = config.redisUrl !== undefined;
   return new Map<EventClass, Type<EventHandler>[]>([
-    [Allocated, redis ? [LineAllocatedPublisher] : []],
+    [Allocated, redis ? [LineAllocatedPublisher, LineAllocatedStreamPublisher] : []],
     [Deallocated, [ReallocationSaga]],
     [OutOfStock, [OutOfStockNotifier]],
     [ExternalMessageReceived, redis ? [ChangeBatchQuantityConsumer] : []],
+    [StreamEntryReceived, redis ? [ChangeBatchQuantityStreamConsumer] : []],
   ]);
 }

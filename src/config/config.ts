@@ -11,6 +11,10 @@ export interface AppConfig {
   redisUrl?: string;
   /** Prefix of every Redis key, channel and stream (empty: the book's names exactly). */
   redisKeyPrefix: string;
+  /** Approximate cap on the entries of each outbound stream (older entries are trimmed). */
+  redisStreamMaxlen: number;
+  /** How long an inbound stream entry may stay pending with a consumer before another instance claims it. */
+  redisClaimIdleMs: number;
   logFormat: 'json' | 'pretty';
   /** Attempts of one command when it keeps losing races on the same product, before a 503. */
   commandMaxAttempts: number;
@@ -97,6 +101,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminToken: value('ADMIN_TOKEN'),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     redisKeyPrefix: value('REDIS_KEY_PREFIX') ?? '',
+    redisStreamMaxlen: integer('REDIS_STREAM_MAXLEN', 1_000_000, 1, 2 ** 53 - 1),
+    redisClaimIdleMs: integer('REDIS_CLAIM_IDLE_MS', 30_000, 10, 86_400_000),
     logFormat: logFormat === 'pretty' ? 'pretty' : 'json',
     commandMaxAttempts: integer('COMMAND_MAX_ATTEMPTS', 10, 1, 100),
     eventHandlerMaxAttempts: integer('EVENT_HANDLER_MAX_ATTEMPTS', 5, 1, 100),

@@ -5,11 +5,13 @@ import { ProductEntity } from '../allocation/persistence/product.entity.js';
 import { EventDeliveryEntity } from '../messaging/event-delivery.entity.js';
 import { OutboxEntity } from '../messaging/outbox.entity.js';
 import { SentNotificationEntity } from '../messaging/sent-notification.entity.js';
+import { StreamLatestEntryEntity } from '../external-events/stream-latest-entry.entity.js';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.js';
 import { Outbox1764000000001 } from './migrations/1764000000001-outbox.js';
 import { OutboxExternalMessages1764000000002 } from './migrations/1764000000002-outbox-external-messages.js';
 import { DeadLetterIndexAscending1764000000003 } from './migrations/1764000000003-dead-letter-index-ascending.js';
 import { DropAllocationsView1764000000004 } from './migrations/1764000000004-drop-allocations-view.js';
+import { StreamLatestEntries1764000000005 } from './migrations/1764000000005-stream-latest-entries.js';
 
 // ESM: entities and migrations are listed as classes, not globs. The entities describe the schema the
 // migrations build, exactly (test/integration/schema.spec.ts): a change to one needs the other.
@@ -20,6 +22,7 @@ export const entities = [
   OutboxEntity,
   EventDeliveryEntity,
   SentNotificationEntity,
+  StreamLatestEntryEntity,
 ];
 export const migrations = [
   InitialSchema1764000000000,
@@ -27,6 +30,7 @@ export const migrations = [
   OutboxExternalMessages1764000000002,
   DeadLetterIndexAscending1764000000003,
   DropAllocationsView1764000000004,
+  StreamLatestEntries1764000000005,
 ];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {

@@ -1,7 +1,12 @@
 import { type DynamicModule, Global, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '../config/config.js';
 import { ChangeBatchQuantityConsumer } from './change-batch-quantity.consumer.js';
+import { ChangeBatchQuantityStreamConsumer } from './change-batch-quantity.stream-consumer.js';
 import { LineAllocatedPublisher } from './line-allocated.publisher.js';
+import { LineAllocatedStreamPublisher } from './line-allocated.stream-publisher.js';
+import { StreamInbox } from './stream-inbox.js';
+import { StreamMetrics } from './stream.metrics.js';
+import { StreamWriter } from './stream.writer.js';
 import { RedisConnections } from './redis.connections.js';
 import { RedisNames } from './redis-names.js';
 
@@ -18,8 +23,13 @@ export class ExternalEventsModule implements OnApplicationBootstrap, OnApplicati
       providers: [
         { provide: RedisConnections, useFactory: () => new RedisConnections(config.redisUrl!) },
         { provide: RedisNames, useValue: new RedisNames(config.redisKeyPrefix) },
+        StreamMetrics,
+        StreamWriter,
+        StreamInbox,
         LineAllocatedPublisher,
+        LineAllocatedStreamPublisher,
         ChangeBatchQuantityConsumer,
+        ChangeBatchQuantityStreamConsumer,
       ],
       exports: [RedisConnections],
     };

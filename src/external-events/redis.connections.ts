@@ -1,15 +1,20 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 
+/** How long one read of an inbound stream waits on the server for new entries. */
+export const STREAM_BLOCK_MS = 2000;
+
 /**
- * The Redis connections of one instance: one for commands (publishing, the leader lock) and one in
- * subscriber mode. Both reconnect by themselves, with back-off, after Redis restarts; the subscriber
- * then subscribes again to its channels.
+ * The Redis connections of one instance: one for commands (publishing, the leader lock, acknowledging
+ * stream entries), one in subscriber mode, and one for the blocking reads of inbound streams (a blocked
+ * connection can do nothing else). All reconnect by themselves, with back-off, after Redis restarts; the
+ * subscriber then subscribes again to its channels.
  */
 export class RedisConnections {
   private readonly logger = new Logger('Redis');
   readonly commands: Redis;
   readonly subscriber: Redis;
+  readonly streamReader: Redis;
 
   constructor(url: string) {
     const options: RedisOptions = {
@@ -23,18 +28,26 @@ export class RedisConnections {
     };
     this.commands = new Redis(url, { ...options, connectionName: 'allocation-service' });
     this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true, autoResubscribe: true, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: 'allocation-service-sub' });
-    for (const [name, client] of [['commands', this.commands], ['subscriber', this.subscriber]] as const) {
+    // Its reads block up to STREAM_BLOCK_MS on the server; the timeout only catches a Redis that hung.
+    this.streamReader = new Redis(url, { ...options, commandTimeout: STREAM_BLOCK_MS + 5000, connectionName: 'allocation-service-streams' });
+    for (const [name, client] of [['commands', this.commands], ['subscriber', this.subscriber], ['stream reader', this.streamReader]] as const) {
       client.on('error', (error: Error) => this.logger.warn({ msg: `redis ${name} connection: ${error.message}` }));
       client.on('ready', () => this.logger.log({ msg: `redis ${name} connection ready` }));
     }
   }
 
+  private get all(): Redis[] {
+    return [this.commands, this.subscriber, this.streamReader];
+  }
+
   /** Starts connecting; the service starts even when Redis is down, and connects once it is up. */
   connect(): void {
-    for (const client of [this.commands, this.subscriber]) client.connect().catch(() => undefined);
+    for (const client of this.all) client.connect().catch(() => undefined);
   }
 
   async close(): Promise<void> {
+    // The stream reader may be blocked in a read: cut it rather than wait for the read to end.
+    this.streamReader.disconnect();
     for (const client of [this.commands, this.subscriber]) {
       await client.quit().catch(() => client.disconnect());
     }

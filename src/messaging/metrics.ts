@@ -9,11 +9,11 @@ export function registerDefaultMetrics(): void {
 }
 
 // Metrics live in prom-client's process-wide registry; an app started twice in one process reuses them.
-function counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+export function counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
   return (register.getSingleMetric(name) as Counter<string>) ?? new Counter({ name, help, labelNames });
 }
-function gauge(name: string, help: string): Gauge<string> {
-  return (register.getSingleMetric(name) as Gauge<string>) ?? new Gauge({ name, help });
+export function gauge(name: string, help: string, labelNames: string[] = []): Gauge<string> {
+  return (register.getSingleMetric(name) as Gauge<string>) ?? new Gauge({ name, help, labelNames });
 }
 
 @Injectable()
@@ -38,6 +38,17 @@ export class Metrics {
     'External messages received, by channel and outcome (processed, malformed, rejected)',
     ['channel', 'outcome'],
   );
+
+  private readonly scrapeHooks = new Set<() => Promise<void>>();
+
+  /** Runs `refresh` before each scrape (gauges read from elsewhere, such as Redis), bounded by the caller. */
+  onScrape(refresh: () => Promise<void>): void {
+    this.scrapeHooks.add(refresh);
+  }
+
+  async refresh(): Promise<void> {
+    await Promise.all([...this.scrapeHooks].map((hook) => hook().catch(() => undefined)));
+  }
 }
 
 @Controller('metrics')
@@ -64,6 +75,7 @@ export class MetricsController {
     this.metrics.retrying.set(stats?.retrying ?? NaN);
     this.metrics.deadLettersWaiting.set(stats?.dead ?? NaN);
     this.metrics.outboxStatsUp.set(stats ? 1 : 0);
+    await this.metrics.refresh();
     return register.metrics();
   }
 }

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
 import { ChangeBatchQuantityConsumer } from '../../src/external-events/change-batch-quantity.consumer.js';
 import { Metrics } from '../../src/messaging/metrics.js';
 import { metricValue } from '../support/metrics.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { unique } from '../support/config.js';
-import { describeWithRedis, listen, OwnRedisServer, RedisProxy, redisUrl } from '../support/redis.js';
+import { describeWithRedis, listen, OwnRedisServer, TcpProxy, redisUrl } from '../support/redis.js';
 
 const ADMIN = 'redis-admin';
 const fast = { EVENT_HANDLER_BACKOFF_MS: '20', EVENT_HANDLER_BACKOFF_MAX_MS: '200', EVENT_HANDLER_MAX_ATTEMPTS: '50', OUTBOX_POLL_MS: '50' };
@@ -100,15 +101,15 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
 
 describeWithRedis('Redis outages (a redis-server of the test\'s own)', () => {
   let redis: OwnRedisServer;
-  let proxy: RedisProxy;
+  let proxy: TcpProxy;
   let t: TestApp;
 
   beforeAll(async () => {
     redis = await OwnRedisServer.start();
     // The service reaches Redis through a proxy that the test cuts: an outage for the service alone, so
     // that the test's own subscriber (pub/sub keeps nothing for the disconnected) misses no message.
-    proxy = await RedisProxy.start(redis.port);
-    t = await startTestApp({ REDIS_URL: proxy.url, ...fast });
+    proxy = await TcpProxy.start(redis.port);
+    t = await startTestApp({ REDIS_URL: proxy.through(redis.url), ...fast });
   });
   afterAll(async () => {
     await t?.close();
@@ -116,7 +117,7 @@ describeWithRedis('Redis outages (a redis-server of the test\'s own)', () => {
     await redis?.stop();
   });
 
-  it('allocations succeed while Redis is down, and every line_allocated arrives once it is back', async () => {
+  it('allocations succeed while Redis is down, and every line_allocated arrives once it is back, on the channel and the stream', async () => {
     const out = await listen(redis.url, 'line_allocated');
     try {
       const sku = unique('OUTAGE');
@@ -140,6 +141,23 @@ describeWithRedis('Redis outages (a redis-server of the test\'s own)', () => {
         expect(received.map((m) => m.orderid).sort()).toEqual([...orders].sort());
       });
       expect(out.messages.filter((m) => m.sku === sku).every((m) => m.batchref === ref && m.qty === 1)).toBe(true);
+
+      // The stream too: one entry per Allocated event, with its event id.
+      const events: { event_id: string; orderid: string }[] = await t.app
+        .get(DataSource)
+        .query(`SELECT event_id, payload->>'orderid' AS orderid FROM outbox WHERE sku = $1 AND name = 'Allocated'`, [sku]);
+      expect(events).toHaveLength(5);
+      const reader = new Redis(redis.url);
+      try {
+        await eventually(async () => {
+          const entries = (await reader.xrange('line_allocated', '-', '+')).map(([, f]) => ({ data: JSON.parse(f[f.indexOf('data') + 1]), eventId: f[f.indexOf('event_id') + 1] }));
+          const ours = entries.filter((e) => e.data.sku === sku);
+          expect(ours.map((e) => e.eventId).sort()).toEqual(events.map((e) => e.event_id).sort());
+          for (const e of ours) expect(e.data).toEqual({ orderid: events.find((x) => x.event_id === e.eventId)!.orderid, sku, qty: 1, batchref: ref });
+        });
+      } finally {
+        reader.disconnect();
+      }
     } finally {
       out.close();
     }

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { freePort } from '../../src/database/embedded-postgres.js';
@@ -17,10 +20,15 @@ export const describeWithRedis: typeof describe = redisUrl
 /** A redis-server of the test's own, on a free port, which the test may stop and start again. */
 export class OwnRedisServer {
   private process: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    /** A folder for an append-only file written before each write is answered: a restart loses nothing. */
+    private readonly dataDir?: string,
+  ) {}
 
-  static async start(): Promise<OwnRedisServer> {
-    const server = new OwnRedisServer(await freePort());
+  static async start(options: { persistent?: boolean } = {}): Promise<OwnRedisServer> {
+    const dir = options.persistent ? await mkdtemp(path.join(os.tmpdir(), 'redis-')) : undefined;
+    const server = new OwnRedisServer(await freePort(), dir);
     await server.start();
     return server;
   }
@@ -30,7 +38,8 @@ export class OwnRedisServer {
   }
 
   async start(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const persistence = this.dataDir ? ['--dir', this.dataDir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       probe.on('error', () => undefined);
@@ -56,6 +65,13 @@ export class OwnRedisServer {
     this.process?.kill('SIGCONT');
   }
 
+  /** Kills it (SIGKILL) and removes its data. */
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Kills it (SIGKILL): what it had written to its append-only file survives for the next start. */
   async stop(): Promise<void> {
     const child = this.process;
     this.process = undefined;
@@ -84,10 +100,10 @@ export async function listen(url: string, channel: string): Promise<{ messages: 
 }
 
 /**
- * A TCP proxy in front of a Redis: cutting it is an outage for whoever connects through it (the service)
- * and for nobody else (a test's listener connects to Redis directly and misses nothing).
+ * A TCP proxy in front of a server (Redis, PostgreSQL): cutting it is an outage for whoever connects
+ * through it (the service) and for nobody else (a test's listener connects directly and misses nothing).
  */
-export class RedisProxy {
+export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
@@ -96,14 +112,18 @@ export class RedisProxy {
     private readonly target: number,
   ) {}
 
-  static async start(target: number): Promise<RedisProxy> {
-    const proxy = new RedisProxy(await freePort(), target);
+  static async start(target: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(await freePort(), target);
     await proxy.up();
     return proxy;
   }
 
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+  /** `url` with its host and port replaced by the proxy's. */
+  through(url: string): string {
+    const proxied = new URL(url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(this.port);
+    return proxied.toString();
   }
 
   up(): Promise<void> {

@@ -1,0 +1,28 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { RedisConnections } from './redis.connections.js';
+import { RedisNames } from './redis-names.js';
+import { StreamMetrics } from './stream.metrics.js';
+
+/** Adds entries to outbound streams, each capped at about REDIS_STREAM_MAXLEN entries. */
+@Injectable()
+export class StreamWriter {
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly names: RedisNames,
+    private readonly metrics: StreamMetrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** XADD with `data` (the channel's JSON) and `event_id`; throws (to be retried) if Redis does not take it. */
+  async add(stream: string, data: Record<string, unknown>, eventId: string): Promise<void> {
+    try {
+      // `~`: Redis trims whole nodes of the stream, which is far cheaper than an exact cap.
+      await this.redis.commands.xadd(this.names.of(stream), 'MAXLEN', '~', String(this.config.redisStreamMaxlen), '*', 'data', JSON.stringify(data), 'event_id', eventId);
+    } catch (error) {
+      this.metrics.publishErrors.inc({ stream });
+      throw error;
+    }
+    this.metrics.published.inc({ stream });
+  }
+}
