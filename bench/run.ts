@@ -3,8 +3,9 @@
  * with autocannon over loopback, prints a table, writes bench/results.json, and stops everything.
  *
  * BENCH_DURATION (seconds per run, default 15), BENCH_REPEAT (default 3), BENCH_SCENARIOS (a comma-separated
- * subset of many,hot,growth,pgbench,big-shrink; default all), WEB_CONCURRENCY (workers of the service) and
- * DATABASE_URL (a server to create the bench database on; default: embedded) adjust it.
+ * subset of many,hot,growth,pgbench,big-shrink,streams; default all), WEB_CONCURRENCY (workers of the service)
+ * and DATABASE_URL (a server to create the bench database on; default: embedded) adjust it. The streams
+ * scenario needs REDIS_URL (it is skipped, saying so, without it); the other scenarios run without Redis.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort, removeDataDir, startEmbeddedPostgres, type RunningPostgres } from '../src/database/embedded-postgres.js';
 
@@ -20,7 +22,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const SKUS = 1000;
 const AMPLE = 1_000_000_000;
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'many,hot,growth,pgbench,big-shrink').split(',').map((s) => s.trim()));
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'many,hot,growth,pgbench,big-shrink,streams').split(',').map((s) => s.trim()));
 const BIG_LINES = 50_000;
 
 interface Run {
@@ -29,6 +31,8 @@ interface Run {
   p99: number;
   non2xx: number;
   fiveXX: number;
+  /** 2xx answers in all. */
+  ok?: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -77,6 +81,13 @@ async function main(): Promise<void> {
     const bigShrink = SCENARIOS.has('big-shrink') ? await shrinkBigBatch(service.port, client) : undefined;
     const ceiling = SCENARIOS.has('pgbench') ? await pgbenchCeiling(dbUrl) : null;
     const rssMb = service.peakRssMb();
+    let streams: Streams | undefined;
+    if (SCENARIOS.has('streams') && process.env.REDIS_URL) {
+      await service.stop();
+      streams = await streamsThroughput(root, dbUrl, process.env.REDIS_URL, client);
+    } else if (SCENARIOS.has('streams')) {
+      log('streams: skipped (set REDIS_URL to measure the Redis Streams)');
+    }
     const results = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
@@ -88,6 +99,7 @@ async function main(): Promise<void> {
       bigShrink,
       pgbenchTps: ceiling,
       ratioToPgbench: ceiling && manySkus[16] ? manySkus[16].rps / ceiling : null,
+      streams,
       peakRssMbPerProcess: rssMb,
       tookSeconds: Math.round((Date.now() - started) / 1000),
     };
@@ -151,12 +163,13 @@ interface Service {
   stop(): Promise<void>;
 }
 
-async function startService(root: string, databaseUrl: string): Promise<Service> {
+async function startService(root: string, databaseUrl: string, redis: { REDIS_URL?: string; REDIS_KEY_PREFIX?: string } = {}): Promise<Service> {
   const port = await freePort();
-  // As `npm run start:prod` runs it.
+  // As `npm run start:prod` runs it; with Redis only when a scenario asks for it.
+  const { REDIS_URL: _ignored, ...env } = process.env;
   const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=192', path.join(root, 'dist', 'src', 'main.js')], {
     cwd: root,
-    env: { ...process.env, NODE_ENV: 'production', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    env: { ...env, ...redis, NODE_ENV: 'production', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const deadline = Date.now() + 60_000;
@@ -298,6 +311,65 @@ async function shrinkBigBatch(port: number, client: pg.Client): Promise<BigShrin
 
 let orderCounter = 0;
 
+interface Streams {
+  entriesIn: number;
+  secondsToAcknowledged: number;
+  secondsToApplied: number;
+  traffic: Run;
+  entriesOut: number;
+  secondsToPublished: number;
+}
+
+/**
+ * Redis Streams, on a service started with Redis (and a key prefix of its own). In: 10,000 entries on the
+ * inbound stream (10 quantities for each of 1,000 batches), and how long until the group has acknowledged
+ * them all, then until every batch has its last quantity. Out: a many-SKU load, and how long until the
+ * outbound stream holds one entry per allocation.
+ */
+async function streamsThroughput(root: string, dbUrl: string, redisUrl: string, client: pg.Client): Promise<Streams> {
+  const prefix = `bench-${Date.now()}:`;
+  const service = await startService(root, dbUrl, { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix });
+  const redis = new Redis(redisUrl);
+  try {
+    const rounds = 10;
+    const inbound = `${prefix}change_batch_quantity`;
+    const started = Date.now();
+    for (let round = 1; round <= rounds; round++) {
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < SKUS; i++) pipeline.xadd(inbound, '*', 'data', JSON.stringify({ batchref: `bench-sku-${i}-warehouse`, qty: AMPLE + round }));
+      await pipeline.exec();
+    }
+    const entriesIn = rounds * SKUS;
+    const acknowledged = async () => {
+      const groups = (await redis.call('XINFO', 'GROUPS', inbound)) as unknown[][];
+      const group = groups.map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, i) => [g[2 * i], g[2 * i + 1]]))).find((g) => g.name === 'allocation-service');
+      return group !== undefined && group.pending === 0 && group.lag === 0;
+    };
+    const applied = async () =>
+      (await client.query(`SELECT count(*)::int AS n FROM batches WHERE reference LIKE 'bench-sku-%-warehouse' AND purchased_quantity = $1`, [AMPLE + rounds])).rows[0].n === SKUS;
+    const deadline = Date.now() + 300_000;
+    while (!(await acknowledged()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const secondsToAcknowledged = (Date.now() - started) / 1000;
+    while (!(await applied()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const secondsToApplied = (Date.now() - started) / 1000;
+    log(`streams in: ${entriesIn} entries acknowledged after ${secondsToAcknowledged.toFixed(2)} s, applied after ${secondsToApplied.toFixed(2)} s`);
+
+    const outbound = `${prefix}line_allocated`;
+    const loadStarted = Date.now();
+    const traffic = await load(service.port, 16, () => `bench-sku-${Math.floor(Math.random() * SKUS)}`, 'streams', Math.min(DURATION, 10));
+    const allocations = traffic.ok ?? 0;
+    let entriesOut = 0;
+    while ((entriesOut = await redis.xlen(outbound)) < allocations && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const secondsToPublished = (Date.now() - loadStarted) / 1000;
+    log(`streams out: ${entriesOut} entries for ${allocations} allocations after ${secondsToPublished.toFixed(2)} s (load: ${fmt(traffic)})`);
+    return { entriesIn, secondsToAcknowledged, secondsToApplied, traffic, entriesOut, secondsToPublished };
+  } finally {
+    await redis.del(`${prefix}change_batch_quantity`, `${prefix}line_allocated`).catch(() => undefined);
+    redis.disconnect();
+    await service.stop();
+  }
+}
+
 async function load(port: number, connections: number, sku: () => string, tag: string, duration = DURATION): Promise<Run> {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -314,6 +386,7 @@ async function load(port: number, connections: number, sku: () => string, tag: s
   });
   return {
     rps: result['2xx'] / (result.duration || duration),
+    ok: result['2xx'],
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -401,6 +474,7 @@ function printTable(r: {
   growthP50Ms: Record<string, number>;
   growthRatio10000to10: number;
   bigShrink?: BigShrink;
+  streams?: Streams;
   pgbenchTps: number | null;
   ratioToPgbench: number | null;
   peakRssMbPerProcess: number[];
@@ -412,6 +486,7 @@ function printTable(r: {
     ...(r.manySkus[16] ? [scenario('many SKUs, 16 conn', r.manySkus[16]), scenario('many SKUs, 64 conn', r.manySkus[64])] : []),
     ...(r.hotSku ? [scenario('hot SKU, 16 conn', r.hotSku)] : []),
     ...(r.bigShrink ? [scenario('many SKUs, 16 conn, during the big shrink', r.bigShrink.load)] : []),
+    ...(r.streams ? [scenario('many SKUs, 16 conn, with Redis channels and streams', r.streams.traffic)] : []),
   ].map((row) => row.map(String));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const line = (row: string[]) => `| ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
@@ -430,6 +505,13 @@ function printTable(r: {
     const b = r.bigShrink;
     console.log(`| big shrink: batch of ${b.lines.toLocaleString('en')} lines to 0 under load, answer | ${b.answer} after ${b.secondsToAnswer.toFixed(2)} s |`);
     console.log(`| big shrink: every line reallocated | ${b.reallocated.toLocaleString('en')} lines after ${b.secondsToReallocated.toFixed(1)} s |`);
+  }
+  if (r.streams) {
+    const st = r.streams;
+    const rate = (n: number, sec: number) => `${(n / sec).toFixed(0)}/s`;
+    console.log(`| streams in: ${st.entriesIn.toLocaleString('en')} entries acknowledged (stored in the inbox) | after ${st.secondsToAcknowledged.toFixed(2)} s (${rate(st.entriesIn, st.secondsToAcknowledged)}) |`);
+    console.log(`| streams in: ... and applied (every batch at its last quantity) | after ${st.secondsToApplied.toFixed(2)} s (${rate(st.entriesIn, st.secondsToApplied)}) |`);
+    console.log(`| streams out: ${st.entriesOut.toLocaleString('en')} line_allocated entries, from the load's start | after ${st.secondsToPublished.toFixed(2)} s (${rate(st.entriesOut, st.secondsToPublished)}) |`);
   }
   if (r.pgbenchTps !== null) {
     console.log(`| pgbench textbook allocation, 16 clients | ${r.pgbenchTps.toFixed(0)} tps |`);

@@ -21,6 +21,10 @@ import { OutboxStore, type DeliveryRow, type RetryOutcome, type RetryRule } from
 export class DeliveryRunner {
   private readonly logger = new Logger('EventHandling');
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Callers of ready() waiting for room, first come first served. */
+  private readonly waiting: (() => void)[] = [];
+  /** Enough to fill a handler's batch (applyAll), few enough to stay a few hundred KB. */
+  private readonly highWater: number;
   /** Deliveries waiting their turn, per (handler, SKU). */
   private readonly lanes = new Map<string, Queued<Event>[]>();
   private readonly slots;
@@ -34,6 +38,7 @@ export class DeliveryRunner {
     private readonly handlers: HandlerRegistry,
   ) {
     this.slots = bulkhead(config.eventDeliveryConcurrency, Number.MAX_SAFE_INTEGER);
+    this.highWater = Math.max(256, config.eventDeliveryConcurrency * 8);
   }
 
   /**
@@ -76,9 +81,10 @@ export class DeliveryRunner {
    * (the dispatcher) waits here, so that 50,000 events become a steady stream, not 50,000 queued promises.
    */
   async ready(): Promise<void> {
-    // Enough to fill a handler's batch (applyAll), few enough to stay a few hundred KB.
-    const highWater = Math.max(256, this.config.eventDeliveryConcurrency * 8);
-    while (this.inFlight.size >= highWater) await Promise.race(this.inFlight);
+    // Woken when a delivery ends with room left (see track). Never a Promise.race over every delivery under
+    // way: that attaches a reaction to each of them, per waiter, per wake-up, and under a load with many
+    // waiters it filled the heap in seconds (seen here).
+    while (this.inFlight.size >= this.highWater) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   /** Waits for every delivery under way (shutdown, the relay's passes, tests). */
@@ -177,10 +183,12 @@ export class DeliveryRunner {
 
   private track<T>(promise: Promise<T>): Promise<T> {
     this.inFlight.add(promise);
-    void promise.then(
-      () => this.inFlight.delete(promise),
-      () => this.inFlight.delete(promise),
-    );
+    const settled = () => {
+      this.inFlight.delete(promise);
+      // Room again: every waiter looks (they are few: one per feed or reader), and waits again if it is gone.
+      if (this.inFlight.size < this.highWater && this.waiting.length > 0) for (const wake of this.waiting.splice(0)) wake();
+    };
+    void promise.then(settled, settled);
     return promise;
   }
 }

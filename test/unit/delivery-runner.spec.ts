@@ -203,6 +203,31 @@ describe('DeliveryRunner', () => {
     expect(failures.map((f) => f.outboxId)).toEqual([events[1].envelope.outboxId]);
   });
 
+  it('holds back the callers of ready() while 256 deliveries are under way, and lets every one of them go once there is room', async () => {
+    const releases: (() => void)[] = [];
+    const slow = new Probe('Slow', () => new Promise<void>((resolve) => releases.push(resolve)));
+    const { runner } = setUp([slow], { EVENT_DELIVERY_CONCURRENCY: '32' }); // 32 run, 224 wait their turn
+    const deliveries = Array.from({ length: 256 }, () => slow.handle(deliveredEvent(new OutOfStock(`SKU-${nextId}`), ['Slow'])));
+    await new Promise((r) => setImmediate(r));
+    expect(releases).toHaveLength(32);
+
+    let passed = 0;
+    const waiters = Array.from({ length: 50 }, () => runner.ready().then(() => (passed += 1)));
+    await new Promise((r) => setImmediate(r));
+    expect(passed).toBe(0); // full: everyone waits
+
+    releases.shift()!(); // one ends: there is room, and every waiter (starting nothing) goes on
+    await Promise.all(waiters);
+    expect(passed).toBe(50);
+    let settled = false;
+    void Promise.all(deliveries).then(() => (settled = true));
+    while (!settled) {
+      for (const release of releases.splice(0)) release();
+      await new Promise((r) => setImmediate(r));
+    }
+    await expect(runner.ready()).resolves.toBeUndefined();
+  });
+
   it('backs off exponentially with jitter, up to the cap', () => {
     const { runner: r } = setUp([], { EVENT_HANDLER_BACKOFF_MS: '100', EVENT_HANDLER_BACKOFF_MAX_MS: '1000' });
     for (let i = 0; i < 20; i++) {
