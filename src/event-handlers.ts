@@ -1,7 +1,9 @@
-import { Allocated, Deallocated, OutOfStock } from './allocation/domain/index.js';
+import { Allocated, AllocationCancelled, Deallocated, OutOfStock } from './allocation/domain/index.js';
 import { OutOfStockNotifier } from './allocation/events/out-of-stock.notifier.js';
 import { ReallocationSaga } from './allocation/events/reallocation.saga.js';
 import type { AppConfig } from './config/config.js';
+import { AllocationCancelledPublisher } from './external-events/allocation-cancelled.publisher.js';
+import { AllocationCancelledStreamPublisher } from './external-events/allocation-cancelled.stream-publisher.js';
 import { ChangeBatchQuantityConsumer } from './external-events/change-batch-quantity.consumer.js';
 import { ExternalMessageReceived } from './external-events/external-message-received.js';
 import { ChangeBatchQuantityStreamConsumer } from './external-events/change-batch-quantity.stream-consumer.js';
@@ -23,6 +25,7 @@ export function eventHandlers(config: Pick<AppConfig, 'redisUrl'>): EventHandler
   return new Map<EventClass, Type<EventHandler>[]>([
     [Allocated, redis ? [LineAllocatedPublisher, LineAllocatedStreamPublisher] : []],
     [Deallocated, [ReallocationSaga]],
+    [AllocationCancelled, redis ? [AllocationCancelledPublisher, AllocationCancelledStreamPublisher] : []],
     [OutOfStock, [OutOfStockNotifier]],
     [ExternalMessageReceived, redis ? [ChangeBatchQuantityConsumer] : []],
     [StreamEntryReceived, redis ? [ChangeBatchQuantityStreamConsumer] : []],

@@ -1,6 +1,7 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { AllocateHandler } from './commands/allocate/allocate.handler.js';
+import { CancelAllocationHandler } from './commands/cancel-allocation/cancel-allocation.handler.js';
 import { ChangeBatchQuantityHandler } from './commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { CreateBatchHandler } from './commands/create-batch/create-batch.handler.js';
 import { ReallocateHandler } from './commands/reallocate/reallocate.handler.js';
@@ -21,6 +22,7 @@ import { GetProductHandler } from './queries/get-product/get-product.handler.js'
     CreateBatchHandler,
     ReallocateHandler,
     ChangeBatchQuantityHandler,
+    CancelAllocationHandler,
     GetAllocationsHandler,
     GetProductHandler,
     OutOfStockNotifier,

@@ -1,5 +1,7 @@
 import { type DynamicModule, Global, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '../config/config.js';
+import { AllocationCancelledPublisher } from './allocation-cancelled.publisher.js';
+import { AllocationCancelledStreamPublisher } from './allocation-cancelled.stream-publisher.js';
 import { ChangeBatchQuantityConsumer } from './change-batch-quantity.consumer.js';
 import { ChangeBatchQuantityStreamConsumer } from './change-batch-quantity.stream-consumer.js';
 import { LineAllocatedPublisher } from './line-allocated.publisher.js';
@@ -28,6 +30,8 @@ export class ExternalEventsModule implements OnApplicationBootstrap, OnApplicati
         StreamInbox,
         LineAllocatedPublisher,
         LineAllocatedStreamPublisher,
+        AllocationCancelledPublisher,
+        AllocationCancelledStreamPublisher,
         ChangeBatchQuantityConsumer,
         ChangeBatchQuantityStreamConsumer,
       ],

@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { Response } from 'express';
 import { asTemporarilyUnavailable, RETRY_AFTER } from '../database/database-errors.js';
 import { recordFailure } from '../logging/request-log.js';
-import { DomainError, DuplicateBatch, InvalidSku, OrderLineConflict, UnknownBatch } from '../allocation/domain/errors.js';
+import { DomainError, DuplicateBatch, InvalidSku, LineNotAllocated, OrderLineConflict, UnknownBatch } from '../allocation/domain/errors.js';
 import { statusText } from './error-response.js';
 
 interface HttpError {
@@ -18,6 +18,7 @@ const DOMAIN_STATUS = new Map<Function, number>([
   [UnknownBatch, HttpStatus.NOT_FOUND],
   [DuplicateBatch, HttpStatus.CONFLICT],
   [OrderLineConflict, HttpStatus.CONFLICT],
+  [LineNotAllocated, HttpStatus.NOT_FOUND],
 ]);
 
 /**

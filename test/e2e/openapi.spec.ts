@@ -83,6 +83,7 @@ describe('the OpenAPI document', () => {
         'POST /add_batch',
         'POST /admin/failed-events/{id}/retry',
         'POST /allocate',
+        'POST /cancel_allocation',
         'POST /change_batch_quantity',
       ].sort(),
     );
@@ -182,6 +183,9 @@ describe('the OpenAPI document', () => {
       ['post', '/change_batch_quantity', 200, () => t.http.post('/change_batch_quantity').send({ ref: 'batch-001', qty: 20 })],
       ['get', '/admin/failed-events', 200, () => t.http.get('/admin/failed-events').set(auth)],
       ['post', '/admin/failed-events/{id}/retry', 404, () => t.http.post('/admin/failed-events/42/retry').set(auth)],
+      ['post', '/cancel_allocation', 200, () => t.http.post('/cancel_allocation').send({ orderid: 'order-001', sku: 'RED-CHAIR' })],
+      ['post', '/cancel_allocation', 404, () => t.http.post('/cancel_allocation').send({ orderid: 'order-001', sku: 'RED-CHAIR' })],
+      ['post', '/cancel_allocation', 400, () => t.http.post('/cancel_allocation').send({})],
       ['post', '/admin/failed-events/{id}/retry', 400, () =>
         t.http.post('/admin/failed-events/42/retry').set(auth).set('Content-Type', 'application/json').send('{"ref": "x", bad')],
     ];

@@ -54,6 +54,34 @@ describeWithRedis('external events over Redis (the book\'s channels)', () => {
     }
   });
 
+  it('tells every cancel on the allocation_cancelled channel and stream, once each, with its event id', async () => {
+    const sku = unique('CANCEL-REDIS');
+    const ref = unique('b');
+    const orders = Array.from({ length: 3 }, () => unique('o'));
+    const out = await listen(redisUrl!, 'allocation_cancelled');
+    try {
+      await t.http.post('/add_batch').send({ ref, sku, qty: 10 }).expect(201);
+      for (const orderid of orders) await t.http.post('/allocate').send({ orderid, sku, qty: 2 }).expect(202);
+      for (const orderid of orders) await t.http.post('/cancel_allocation').send({ orderid, sku }).expect(200);
+
+      const expected = orders.map((orderid) => ({ orderid, sku, qty: 2, batchref: ref }));
+      await eventually(async () => expect(out.messages.filter((m) => m.sku === sku)).toEqual(expected));
+      const events: { event_id: string }[] = await t.app
+        .get(DataSource)
+        .query(`SELECT event_id FROM outbox WHERE sku = $1 AND name = 'AllocationCancelled' ORDER BY id`, [sku]);
+      expect(events).toHaveLength(3);
+      await eventually(async () => {
+        const entries = (await publisher.xrange('allocation_cancelled', '-', '+'))
+          .map(([, f]) => ({ data: JSON.parse(f[f.indexOf('data') + 1]) as Record<string, unknown>, eventId: f[f.indexOf('event_id') + 1] }))
+          .filter((e) => e.data.sku === sku);
+        expect(entries.map((e) => e.data)).toEqual(expected);
+        expect(entries.map((e) => e.eventId)).toEqual(events.map((e) => e.event_id));
+      });
+    } finally {
+      out.close();
+    }
+  });
+
   it('counts and dead-letters malformed messages, and still processes the next good one', async () => {
     const metrics = t.app.get(Metrics);
     const channel = { channel: 'change_batch_quantity' };

@@ -24,6 +24,13 @@ export class FakeProductRepository implements ProductRepository {
     this.seen.add(product);
   }
 
+  /** Lines a test says are deallocated and not reallocated yet, as `sku/orderid`. */
+  readonly awaiting = new Set<string>();
+
+  async awaitingReallocation(sku: string, orderid: string): Promise<boolean> {
+    return this.awaiting.has(`${sku}/${orderid}`);
+  }
+
   private track(product: Product | undefined): Product | undefined {
     if (product) this.seen.add(product);
     return product;

@@ -3,13 +3,17 @@ import { AllocateHandler } from '../../src/allocation/commands/allocate/allocate
 import { Allocate } from '../../src/allocation/commands/allocate/allocate.command.js';
 import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { ChangeBatchQuantity } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
+import { CancelAllocation } from '../../src/allocation/commands/cancel-allocation/cancel-allocation.command.js';
+import { CancelAllocationHandler } from '../../src/allocation/commands/cancel-allocation/cancel-allocation.handler.js';
 import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/create-batch.handler.js';
 import { CreateBatch } from '../../src/allocation/commands/create-batch/create-batch.command.js';
 import {
   Allocated,
+  AllocationCancelled,
   Deallocated,
   DuplicateBatch,
   InvalidSku,
+  LineNotAllocated,
   OutOfStock,
   UnknownBatch,
 } from '../../src/allocation/domain/index.js';
@@ -91,6 +95,35 @@ describe('command handlers (in-memory unit of work)', () => {
 
     it('throws UnknownBatch for a reference nobody created', async () => {
       await expect(changeQuantity('nope', 5)).rejects.toThrow(UnknownBatch);
+    });
+  });
+
+  describe('CancelAllocation', () => {
+    const cancel = (orderid: string, sku: string) => new CancelAllocationHandler(uow).execute(new CancelAllocation(orderid, sku));
+
+    it('frees the line and publishes AllocationCancelled after the commit', async () => {
+      await createBatch('b1', 'QUIET-LAMP', 10);
+      await allocate('o1', 'QUIET-LAMP', 7);
+      uow.published.length = 0;
+      expect(await cancel('o1', 'QUIET-LAMP')).toEqual({ orderid: 'o1', sku: 'QUIET-LAMP', qty: 7, batchref: 'b1' });
+      expect(uow.products.products.get('QUIET-LAMP')?.batch('b1')?.availableQuantity).toBe(10);
+      expect(uow.published).toEqual([new AllocationCancelled('o1', 'QUIET-LAMP', 7, 'b1')]);
+    });
+
+    it('throws LineNotAllocated for a line never allocated, or of an unknown SKU', async () => {
+      await createBatch('b1', 'QUIET-LAMP', 10);
+      await expect(cancel('o1', 'QUIET-LAMP')).rejects.toThrow(LineNotAllocated);
+      await expect(cancel('o1', 'NO-SUCH-SKU')).rejects.toThrow(LineNotAllocated);
+    });
+
+    it('waits for a line that awaits reallocation, and cancels it once it is allocated again', async () => {
+      await createBatch('b1', 'QUIET-LAMP', 10);
+      uow.products.awaiting.add('QUIET-LAMP/o1'); // its batch shrank; the saga has not run yet
+      const cancelled = cancel('o1', 'QUIET-LAMP');
+      await new Promise((r) => setTimeout(r, 120));
+      await allocate('o1', 'QUIET-LAMP', 3); // the saga's reallocation
+      uow.products.awaiting.delete('QUIET-LAMP/o1');
+      await expect(cancelled).resolves.toEqual({ orderid: 'o1', sku: 'QUIET-LAMP', qty: 3, batchref: 'b1' });
     });
   });
 });

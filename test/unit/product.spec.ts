@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   Allocated,
+  AllocationCancelled,
   Batch,
   Deallocated,
   DuplicateBatch,
+  LineNotAllocated,
   OrderLine,
   OrderLineConflict,
   OutOfStock,
@@ -128,5 +130,45 @@ describe('Product.addBatch', () => {
     const product = new Product('SKU');
     product.addBatch('b1', 10);
     expect(() => product.addBatch('b1', 5)).toThrow(DuplicateBatch);
+  });
+});
+
+describe('Product.cancel', () => {
+  it('frees the quantity of the batch that holds the line, and records AllocationCancelled', () => {
+    const warehouse = new Batch('warehouse', 'LAMP', 10, null);
+    const shipment = new Batch('shipment', 'LAMP', 10, tomorrow);
+    const product = new Product('LAMP', [warehouse, shipment]);
+    product.allocate(new OrderLine('o1', 'LAMP', 10));
+    product.allocate(new OrderLine('o2', 'LAMP', 4)); // the warehouse is full: the shipment
+    const version = product.version;
+    product.events.length = 0;
+
+    expect(product.cancel('o2')).toEqual({ orderid: 'o2', sku: 'LAMP', qty: 4, batchref: 'shipment' });
+    expect(shipment.availableQuantity).toBe(10);
+    expect(shipment.lineFor('o2')).toBeUndefined();
+    expect(warehouse.availableQuantity).toBe(0); // untouched
+    expect(product.version).toBe(version + 1);
+    expect(product.events).toEqual([new AllocationCancelled('o2', 'LAMP', 4, 'shipment')]);
+  });
+
+  it('refuses to cancel a line that is not allocated, and changes nothing', () => {
+    const batch = new Batch('b', 'LAMP', 10, null);
+    const product = new Product('LAMP', [batch]);
+    product.allocate(new OrderLine('o1', 'LAMP', 3));
+    product.events.length = 0;
+    const version = product.version;
+    expect(() => product.cancel('unknown')).toThrow(LineNotAllocated);
+    product.cancel('o1');
+    expect(() => product.cancel('o1')).toThrow(LineNotAllocated); // cancelled already
+    expect(product.version).toBe(version + 1);
+    expect(product.events).toHaveLength(1);
+  });
+
+  it('lets the freed stock be allocated again', () => {
+    const product = new Product('LAMP', [new Batch('b', 'LAMP', 5, null)]);
+    product.allocate(new OrderLine('o1', 'LAMP', 5));
+    expect(product.allocate(new OrderLine('o2', 'LAMP', 5))).toEqual({ kind: 'out-of-stock' });
+    product.cancel('o1');
+    expect(product.allocate(new OrderLine('o2', 'LAMP', 5))).toEqual({ kind: 'allocated', batchref: 'b' });
   });
 });

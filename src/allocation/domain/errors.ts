@@ -38,3 +38,13 @@ export class OrderLineConflict extends DomainError {
     super(`Order ${orderid} already has ${allocatedQty} of sku ${sku} allocated; a line cannot change its quantity`);
   }
 }
+
+/** The line (orderid, sku) is not allocated: it never was, or it was cancelled already. */
+export class LineNotAllocated extends DomainError {
+  constructor(
+    readonly orderid: string,
+    readonly sku: string,
+  ) {
+    super(`Order ${orderid} has no allocated line of sku ${sku}`);
+  }
+}

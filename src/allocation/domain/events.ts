@@ -34,3 +34,16 @@ export class OutOfStock extends DomainEvent {
     super();
   }
 }
+
+/** An allocated line was cancelled: its stock is free again. Not Deallocated, which asks for reallocation. */
+export class AllocationCancelled extends DomainEvent {
+  constructor(
+    readonly orderid: string,
+    readonly sku: string,
+    readonly qty: number,
+    /** The batch the line was allocated to. */
+    readonly batchref: string,
+  ) {
+    super();
+  }
+}

@@ -1,9 +1,17 @@
 import { Batch, type CalendarDate } from './batch.js';
-import { DuplicateBatch, OrderLineConflict, UnknownBatch } from './errors.js';
-import { Allocated, Deallocated, type DomainEvent, OutOfStock } from './events.js';
+import { DuplicateBatch, LineNotAllocated, OrderLineConflict, UnknownBatch } from './errors.js';
+import { Allocated, AllocationCancelled, Deallocated, type DomainEvent, OutOfStock } from './events.js';
 import { OrderLine } from './order-line.js';
 
 export type AllocationOutcome = { kind: 'allocated'; batchref: string } | { kind: 'out-of-stock' };
+
+/** A line whose allocation was cancelled, and the batch it left. */
+export interface CancelledLine {
+  orderid: string;
+  sku: string;
+  qty: number;
+  batchref: string;
+}
 
 /**
  * The aggregate: all batches of one SKU. Every change to them goes through here, and `version` is what
@@ -59,6 +67,23 @@ export class Product {
     this.version += 1;
     this.events.push(new Allocated(line.orderid, line.sku, line.qty, batch.reference));
     return { kind: 'allocated', batchref: batch.reference };
+  }
+
+  /**
+   * Cancels the allocation of order `orderid`'s line: it leaves its batch, whose stock is free again, and
+   * AllocationCancelled is recorded. A line not allocated (never, or cancelled already) is an error, so a
+   * retry after a success is told so rather than cancelling twice.
+   */
+  cancel(orderid: string): CancelledLine {
+    for (const batch of this.batchList) {
+      const line = batch.lineFor(orderid);
+      if (!line) continue;
+      batch.deallocate(line);
+      this.version += 1;
+      this.events.push(new AllocationCancelled(orderid, this.sku, line.qty, batch.reference));
+      return { orderid, sku: this.sku, qty: line.qty, batchref: batch.reference };
+    }
+    throw new LineNotAllocated(orderid, this.sku);
   }
 
   /** Sets a batch's purchased quantity; lines it can no longer hold are deallocated, newest first. */

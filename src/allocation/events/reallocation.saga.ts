@@ -15,7 +15,7 @@ import { Deallocated } from '../domain/index.js';
  */
 @Injectable()
 export class ReallocationSaga extends EventHandler<Deallocated> {
-  readonly handlerName = 'ReallocationSaga';
+  readonly handlerName = 'ReallocationSaga'; // also named in TypeOrmProductRepository.awaitingReallocation
 
   constructor(private readonly commandBus: CommandBus) {
     super();

@@ -4,6 +4,8 @@ import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponse, CONTENDED, MALFORMED_JSON, UNAVAILABLE } from '../../http/error-response.js';
 import { Allocate } from '../commands/allocate/allocate.command.js';
 import { AllocateRequest, AllocateResponse } from '../commands/allocate/allocate.request.js';
+import { CancelAllocation } from '../commands/cancel-allocation/cancel-allocation.command.js';
+import { CancelAllocationRequest, CancelAllocationResponse } from '../commands/cancel-allocation/cancel-allocation.request.js';
 import { ChangeBatchQuantity } from '../commands/change-batch-quantity/change-batch-quantity.command.js';
 import { ChangeBatchQuantityRequest, ChangeBatchQuantityResponse } from '../commands/change-batch-quantity/change-batch-quantity.request.js';
 import { CreateBatch } from '../commands/create-batch/create-batch.command.js';
@@ -81,6 +83,19 @@ export class AllocationController {
   async changeBatchQuantity(@Body() body: ChangeBatchQuantityRequest): Promise<ChangeBatchQuantityResponse> {
     await this.commandBus.execute(new ChangeBatchQuantity(body.ref, body.qty));
     return { ref: body.ref, qty: body.qty };
+  }
+
+  @Post('cancel_allocation')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Cancel an order line's allocation: its stock is free again, and AllocationCancelled is published" })
+  @ApiResponse({ status: 200, type: CancelAllocationResponse, description: 'Cancelled: the line as it was allocated, and the batch it left' })
+  @invalidBody(['orderid is required', 'sku is required'])
+  @ApiErrorResponse(404, 'The line is not allocated (never was, or already cancelled: a retry after success sees 404)', {
+    'Not allocated': 'Order order-001 has no allocated line of sku RED-CHAIR',
+  })
+  @commandUnavailable
+  async cancelAllocation(@Body() body: CancelAllocationRequest): Promise<CancelAllocationResponse> {
+    return this.commandBus.execute(new CancelAllocation(body.orderid, body.sku));
   }
 
   @Get('allocations/:orderid')

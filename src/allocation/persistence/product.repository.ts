@@ -61,6 +61,9 @@ export interface SaveOptions {
   leaseMs: number;
 }
 
+/** The handler that reallocates deallocated lines (ReallocationSaga's handlerName). */
+const REALLOCATION_HANDLER = 'ReallocationSaga';
+
 /** Loads products in one statement each and saves each in one statement (product-statement.ts). */
 export class TypeOrmProductRepository implements ProductRepository {
   /** Each product handed out or added, with its state as loaded (none: new). */
@@ -86,6 +89,20 @@ export class TypeOrmProductRepository implements ProductRepository {
 
   add(product: Product): void {
     this.loaded.set(product, undefined);
+  }
+
+  async awaitingReallocation(sku: string, orderid: string): Promise<boolean> {
+    // Its Deallocated event not yet handed to the saga, or the saga's delivery failed and will be retried.
+    // Both sets are small and indexed (undispatched events; deliveries retrying).
+    const [row]: { pending: boolean }[] = await this.runner.query(
+      `SELECT EXISTS (SELECT 1 FROM outbox o
+                       WHERE o.dispatched_at IS NULL AND o.sku = $1 AND o.name = 'Deallocated' AND o.payload->>'orderid' = $2)
+           OR EXISTS (SELECT 1 FROM event_deliveries d JOIN outbox o ON o.id = d.outbox_id
+                       WHERE d.status = 'retrying' AND d.handler = $3 AND o.sku = $1 AND o.name = 'Deallocated' AND o.payload->>'orderid' = $2)
+           AS pending`,
+      [sku, orderid, REALLOCATION_HANDLER],
+    );
+    return row.pending;
   }
 
   /** Writes each product's changes and the events it recorded; returns the events as stored in the outbox. */

@@ -9,6 +9,11 @@ export interface ProductRepository {
   /** Whether a batch with this reference exists, under any SKU (references are global). */
   batchExists(ref: string): Promise<boolean>;
   add(product: Product): void;
+  /**
+   * Whether order `orderid`'s line of `sku` was deallocated (its batch shrank) and its reallocation has
+   * not run yet: it is not allocated now, but may be in a moment.
+   */
+  awaitingReallocation(sku: string, orderid: string): Promise<boolean>;
 }
 
 /**
