@@ -176,11 +176,13 @@ export class StreamGroupReader {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.sleeping = undefined;
         resolve();
       }, ms);
+      timer.unref(); // a reader waiting to try again keeps no process alive
       this.sleeping = { timer, wake: resolve };
     });
   }
