@@ -12,6 +12,7 @@ import { OutboxExternalMessages1764000000002 } from './migrations/1764000000002-
 import { DeadLetterIndexAscending1764000000003 } from './migrations/1764000000003-dead-letter-index-ascending.js';
 import { DropAllocationsView1764000000004 } from './migrations/1764000000004-drop-allocations-view.js';
 import { StreamLatestEntries1764000000005 } from './migrations/1764000000005-stream-latest-entries.js';
+import { DeadLetterHistory1764000000006 } from './migrations/1764000000006-dead-letter-history.js';
 
 // ESM: entities and migrations are listed as classes, not globs. The entities describe the schema the
 // migrations build, exactly (test/integration/schema.spec.ts): a change to one needs the other.
@@ -31,6 +32,7 @@ export const migrations = [
   DeadLetterIndexAscending1764000000003,
   DropAllocationsView1764000000004,
   StreamLatestEntries1764000000005,
+  DeadLetterHistory1764000000006,
 ];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {

@@ -145,7 +145,7 @@ export class DeliveryRunner {
       try {
         // A manual retry that fails leaves the dead letter where it was.
         const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
-        const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule);
+        const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule, options.manual);
         this.afterFailure(row.handler, event, outcome, options.manual);
       } catch (storeError) {
         this.logger.error({ msg: `could not record the failed retry of ${row.handler}; it is tried again after its lease`, error: describe(storeError) });
@@ -153,7 +153,7 @@ export class DeliveryRunner {
       return false;
     }
     try {
-      await this.store.succeeded(row.delivery_id);
+      await this.store.succeeded(row.delivery_id, options.manual);
     } catch (storeError) {
       // Delivered, but still listed as due: it will be delivered again (handlers are idempotent).
       this.logger.error({ msg: `could not record the successful retry of ${row.handler}`, error: describe(storeError) });

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository, type SelectQueryBuilder } from 'typeorm';
 import type { Event, StoredEvent } from './event.js';
 import { encodeEvent, type OutboxRow } from './event-codec.js';
-import { EventDeliveryEntity } from './event-delivery.entity.js';
+import { type DeliveryHistoryEntry, EventDeliveryEntity } from './event-delivery.entity.js';
 
 export type { OutboxRow };
 
@@ -56,6 +56,11 @@ export function outboxInsert($: { eventIds: string; names: string; skus: string;
        RETURNING id`;
 }
 
+/** SQL appending one entry to a delivery's history (`fields`: SQL pairs for jsonb_build_object after `at`, `action`). */
+function appendHistory(column: string, action: string, fields = ''): string {
+  return `${column} || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object('at', now(), 'action', '${action}'${fields ? `, ${fields}` : ''})))`;
+}
+
 /** How a failed delivery goes on: tried again after `delayMs(attempts)`, or dead after the last attempt. */
 export interface RetryRule {
   maxAttempts: number;
@@ -70,8 +75,11 @@ export interface RetryOutcome {
   delayMs: number;
 }
 
+export type DeadLetterState = 'dead' | 'discarded' | 'delivered';
+
 export interface DeadLetter {
   id: string;
+  state: DeadLetterState;
   eventId: string;
   event: string;
   payload: Record<string, unknown>;
@@ -83,9 +91,22 @@ export interface DeadLetter {
   eventCreatedAt: string;
 }
 
+export interface DeadLetterDetail extends DeadLetter {
+  history: DeliveryHistoryEntry[];
+}
+
+/** Which dead letters a bulk operation takes: by handler, by event, by when they last failed. */
+export interface DeadLetterFilter {
+  handler?: string;
+  event?: string;
+  since?: Date;
+  until?: Date;
+}
+
 function deadLetter(d: EventDeliveryEntity): DeadLetter {
   return {
     id: d.id,
+    state: d.status as DeadLetterState,
     eventId: d.outbox.eventId,
     event: d.outbox.name,
     payload: d.outbox.payload,
@@ -149,11 +170,12 @@ export class OutboxStore {
   async recordFailure(outboxId: string, handler: string, error: string, rule: RetryRule): Promise<RetryOutcome> {
     const [row]: { attempts: number }[] = await this.dataSource.query(
       // Held (claimed) until it is scheduled just below, so no relay retries it in between.
-      `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, claimed_until, last_error)
-       VALUES ($1, $2, 'retrying', 1, now(), now() + interval '1 minute', $3)
+      `INSERT INTO event_deliveries (outbox_id, handler, status, attempts, next_attempt_at, claimed_until, last_error, history)
+       VALUES ($1, $2, 'retrying', 1, now(), now() + interval '1 minute', $3, ${appendHistory("'[]'::jsonb", 'attempt_failed', "'attempt', 1, 'error', $3::text")})
        ON CONFLICT (outbox_id, handler) DO UPDATE
          SET attempts = event_deliveries.attempts + 1, last_error = EXCLUDED.last_error, updated_at = now(),
-             claimed_until = now() + interval '1 minute'
+             claimed_until = now() + interval '1 minute',
+             history = ${appendHistory('event_deliveries.history', 'attempt_failed', "'attempt', event_deliveries.attempts + 1, 'error', $3::text")}
        RETURNING attempts`,
       [outboxId, handler, error],
     );
@@ -171,8 +193,9 @@ export class OutboxStore {
     const params = 'deliveryId' in key ? [key.deliveryId, dead ? 'dead' : 'retrying', delay] : [key.outboxId, dead ? 'dead' : 'retrying', delay, key.handler];
     await this.dataSource.query(
       `UPDATE event_deliveries
-          SET status = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000),
-              claimed_until = now(), updated_at = now()
+          SET status = $2::varchar, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000),
+              claimed_until = now(), updated_at = now(),
+              history = CASE WHEN $2::varchar = 'dead' AND status <> 'dead' THEN ${appendHistory('history', 'dead_lettered')} ELSE history END
         WHERE ${where}`,
       params,
     );
@@ -209,18 +232,78 @@ export class OutboxStore {
     return (await this.deliveries.existsBy({ id, status: 'dead' })) ? 'busy' : undefined;
   }
 
-  async succeeded(deliveryId: string): Promise<void> {
-    await this.dataSource.query('DELETE FROM event_deliveries WHERE id = $1', [deliveryId]);
+  /** A retry succeeded: the delivery is done (one an operator retried is kept, with the retry in its history). */
+  async succeeded(deliveryId: string, byOperator = false): Promise<void> {
+    if (!byOperator) {
+      await this.dataSource.query('DELETE FROM event_deliveries WHERE id = $1', [deliveryId]);
+      return;
+    }
+    await this.dataSource.query(
+      `UPDATE event_deliveries SET status = 'delivered', claimed_until = now(), updated_at = now(),
+              history = ${appendHistory('history', 'retried', "'outcome', 'delivered', 'by', 'operator'")}
+        WHERE id = $1`,
+      [deliveryId],
+    );
   }
 
-  async failed(deliveryId: string, attempts: number, error: string, rule: RetryRule): Promise<RetryOutcome> {
-    await this.dataSource.query('UPDATE event_deliveries SET attempts = $2, last_error = $3 WHERE id = $1', [deliveryId, attempts, error]);
+  async failed(deliveryId: string, attempts: number, error: string, rule: RetryRule, byOperator = false): Promise<RetryOutcome> {
+    const entry = byOperator
+      ? appendHistory('history', 'retried', "'outcome', 'failed', 'attempt', $2::int, 'error', $3::text, 'by', 'operator'")
+      : appendHistory('history', 'attempt_failed', "'attempt', $2::int, 'error', $3::text");
+    await this.dataSource.query(`UPDATE event_deliveries SET attempts = $2, last_error = $3, history = ${entry} WHERE id = $1`, [deliveryId, attempts, error]);
     return this.schedule({ deliveryId }, attempts, rule);
   }
 
-  /** Dead letters, newest first. */
-  async deadLetters(limit: number, offset: number): Promise<{ items: DeadLetter[]; total: number }> {
-    const [rows, total] = await this.dead()
+  /**
+   * Discards a dead letter: it is kept (listed with state `discarded`) and never retried again. Undefined if
+   * there is no dead letter with that id, 'busy' if it is being retried right now.
+   */
+  async discard(id: string, reason: string): Promise<'discarded' | 'busy' | undefined> {
+    // An UPDATE answers [rows, count] through TypeORM.
+    const [rows]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE event_deliveries SET status = 'discarded', updated_at = now(),
+              history = ${appendHistory('history', 'discarded', "'reason', $2::text, 'by', 'operator'")}
+        WHERE id = $1 AND status = 'dead' AND claimed_until <= now()
+       RETURNING id`,
+      [id, reason],
+    );
+    if (rows.length > 0) return 'discarded';
+    return (await this.deliveries.existsBy({ id, status: 'dead' })) ? 'busy' : undefined;
+  }
+
+  /** How many dead letters match the filter. */
+  async countDead(filter: DeadLetterFilter): Promise<number> {
+    const [sql, params] = filterSql(filter, 1);
+    const [row]: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM event_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.status = 'dead' ${sql}`,
+      params,
+    );
+    return row.n;
+  }
+
+  /**
+   * Leases up to `limit` dead letters that match the filter, with ids above `afterId` (a bulk retry walks
+   * them in id order, so one that fails again is not taken twice in one pass). Those being retried by
+   * someone else are skipped.
+   */
+  async claimDeadBatch(filter: DeadLetterFilter, afterId: string, limit: number, leaseMs: number): Promise<DeliveryRow[]> {
+    const [sql, params] = filterSql(filter, 4);
+    return this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE event_deliveries SET claimed_until = now() + make_interval(secs => $1::double precision / 1000)
+          WHERE id IN (SELECT d.id FROM event_deliveries d JOIN outbox o ON o.id = d.outbox_id
+                        WHERE d.status = 'dead' AND d.claimed_until <= now() AND d.id > $2::bigint ${sql}
+                        ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED)
+         RETURNING id, outbox_id, handler, attempts)
+       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id
+         FROM claimed c JOIN outbox o ON o.id = c.outbox_id ORDER BY c.id`,
+      [leaseMs, afterId, limit, ...params],
+    );
+  }
+
+  /** Dead letters (or those discarded, or delivered by an operator), newest first. */
+  async deadLetters(limit: number, offset: number, state: DeadLetterState = 'dead'): Promise<{ items: DeadLetter[]; total: number }> {
+    const [rows, total] = await this.letters(state)
       .orderBy('d.updatedAt', 'DESC')
       .addOrderBy('d.id', 'DESC')
       .limit(limit) // not take/skip: a many-to-one join adds no rows, so no two-step paging is needed
@@ -229,15 +312,16 @@ export class OutboxStore {
     return { items: rows.map(deadLetter), total };
   }
 
-  /** One dead letter, or undefined if there is none with that id. */
-  async deadLetter(id: string): Promise<DeadLetter | undefined> {
-    const found = await this.dead().andWhere('d.id = :id', { id }).getOne();
-    return found ? deadLetter(found) : undefined;
+  /** One dead letter (in any of its states), or undefined if there is none with that id. */
+  async deadLetter(id: string): Promise<DeadLetterDetail | undefined> {
+    const found = await this.letters().andWhere('d.id = :id', { id }).getOne();
+    return found ? { ...deadLetter(found), history: found.history } : undefined;
   }
 
-  /** Dead deliveries with their event, in one statement (`find` with relations would take two). */
-  private dead(): SelectQueryBuilder<EventDeliveryEntity> {
-    return this.deliveries.createQueryBuilder('d').innerJoinAndSelect('d.outbox', 'o').where("d.status = 'dead'");
+  /** Dead letters with their event, in one statement (`find` with relations would take two). */
+  private letters(state?: DeadLetterState): SelectQueryBuilder<EventDeliveryEntity> {
+    const query = this.deliveries.createQueryBuilder('d').innerJoinAndSelect('d.outbox', 'o');
+    return state ? query.where('d.status = :state', { state }) : query.where("d.status <> 'retrying'");
   }
 
   /**
@@ -276,4 +360,19 @@ export class OutboxStore {
     );
     return { pending: row.pending, oldestAgeSeconds: row.oldest, retrying: row.retrying, dead: row.dead };
   }
+}
+
+/** The filter's conditions (on deliveries `d` joined to their events `o`), numbered from `$first`. */
+function filterSql(filter: DeadLetterFilter, first: number): [string, unknown[]] {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (condition: (placeholder: string) => string, value: unknown) => {
+    params.push(value);
+    conditions.push(`AND ${condition(`$${first + params.length - 1}`)}`);
+  };
+  if (filter.handler !== undefined) add((p) => `d.handler = ${p}::varchar`, filter.handler);
+  if (filter.event !== undefined) add((p) => `o.name = ${p}::varchar`, filter.event);
+  if (filter.since !== undefined) add((p) => `d.updated_at >= ${p}::timestamptz`, filter.since);
+  if (filter.until !== undefined) add((p) => `d.updated_at < ${p}::timestamptz`, filter.until);
+  return [conditions.join(' '), params];
 }

@@ -74,6 +74,9 @@ describe('the OpenAPI document', () => {
     expect(operations.map((o) => o.route).sort()).toEqual(
       [
         'GET /admin/failed-events',
+        'GET /admin/failed-events/{id}',
+        'DELETE /admin/failed-events/{id}',
+        'POST /admin/failed-events/retry',
         'GET /allocations/{orderid}',
         'GET /health',
         'GET /health/live',
@@ -183,6 +186,11 @@ describe('the OpenAPI document', () => {
       ['post', '/change_batch_quantity', 200, () => t.http.post('/change_batch_quantity').send({ ref: 'batch-001', qty: 20 })],
       ['get', '/admin/failed-events', 200, () => t.http.get('/admin/failed-events').set(auth)],
       ['post', '/admin/failed-events/{id}/retry', 404, () => t.http.post('/admin/failed-events/42/retry').set(auth)],
+      ['get', '/admin/failed-events/{id}', 404, () => t.http.get('/admin/failed-events/42').set(auth)],
+      ['delete', '/admin/failed-events/{id}', 404, () => t.http.delete('/admin/failed-events/42').set(auth).send({ reason: 'x' })],
+      ['delete', '/admin/failed-events/{id}', 400, () => t.http.delete('/admin/failed-events/42').set(auth).send({})],
+      ['post', '/admin/failed-events/retry', 400, () => t.http.post('/admin/failed-events/retry').set(auth).send({ since: 'yesterday' })],
+      ['post', '/admin/failed-events/retry', 202, () => t.http.post('/admin/failed-events/retry').set(auth).send({ handler: 'OutOfStockNotifier' })],
       ['post', '/cancel_allocation', 200, () => t.http.post('/cancel_allocation').send({ orderid: 'order-001', sku: 'RED-CHAIR' })],
       ['post', '/cancel_allocation', 404, () => t.http.post('/cancel_allocation').send({ orderid: 'order-001', sku: 'RED-CHAIR' })],
       ['post', '/cancel_allocation', 400, () => t.http.post('/cancel_allocation').send({})],
