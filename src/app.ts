@@ -11,6 +11,7 @@ import { jsonBodyGuard } from './http/json-body.js';
 import { createRootLogger, type Logger } from './logging/logger.js';
 import { NestPinoLogger } from './logging/nest-logger.js';
 import { requestLog } from './logging/request-log.js';
+import { httpMetrics } from './http/http-metrics.js';
 
 /** Builds the whole application (used by main.ts and by the e2e tests). `config.databaseUrl` must be set. */
 export async function createApp(config: AppConfig, logger: Logger = createRootLogger(config)): Promise<INestApplication> {
@@ -23,6 +24,7 @@ export async function createApp(config: AppConfig, logger: Logger = createRootLo
   app.disable('x-powered-by');
   hardenHttpServer(app.getHttpServer(), config, logger);
   app.use(requestLog(logger));
+  app.use(httpMetrics);
   app.useBodyParser('json', { limit: '1mb' });
   app.use(jsonBodyGuard);
   app.useGlobalFilters(new ErrorFilter());

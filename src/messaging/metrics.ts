@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
 import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { collectDefaultMetrics, Counter, Gauge, register } from 'prom-client';
+import { DataSource } from 'typeorm';
 import { OutboxStore } from './outbox.store.js';
 
 /** Node process metrics, registered once per process (several apps may run in one test process). */
@@ -25,10 +26,14 @@ export class Metrics {
     'Event deliveries given up on after their last attempt, by event and handler',
     ['event', 'handler'],
   );
-  readonly outboxPending = gauge('allocation_outbox_pending', 'Events in the outbox not yet dispatched');
-  readonly outboxOldestAge = gauge('allocation_outbox_oldest_pending_age_seconds', 'Age of the oldest event not yet dispatched (0 when none)');
-  readonly retrying = gauge('allocation_event_deliveries_retrying', 'Failed deliveries waiting for their next attempt');
-  readonly deadLettersWaiting = gauge('allocation_event_dead_letters', 'Dead letters waiting for an operator');
+  readonly poolTotal = gauge('allocation_db_pool_connections', 'Connections of this instance\'s database pool (requests, commands, events)');
+  readonly poolIdle = gauge('allocation_db_pool_idle', 'Idle connections of this instance\'s database pool');
+  readonly poolWaiting = gauge('allocation_db_pool_waiting', 'Queries of this instance waiting for a pool connection (above 0 for long: the pool is too small, or the database slow)');
+  // The outbox figures below are the database's, read by each instance: aggregate them with max(), not sum().
+  readonly outboxPending = gauge('allocation_outbox_pending', 'Events in the outbox not yet dispatched (database-wide: every instance reports the same figure)');
+  readonly outboxOldestAge = gauge('allocation_outbox_oldest_pending_age_seconds', 'Age of the oldest event not yet dispatched (0 when none; database-wide)');
+  readonly retrying = gauge('allocation_event_deliveries_retrying', 'Failed deliveries waiting for their next attempt (database-wide)');
+  readonly deadLettersWaiting = gauge('allocation_event_dead_letters', 'Dead letters waiting for an operator (database-wide)');
   readonly outboxStatsUp = gauge(
     'allocation_outbox_stats_up',
     '1 when the outbox figures of this scrape were read from the database, 0 when they could not be (they are NaN then)',
@@ -56,6 +61,7 @@ export class MetricsController {
   constructor(
     private readonly metrics: Metrics,
     private readonly outbox: OutboxStore,
+    private readonly dataSource: DataSource,
   ) {}
 
   @Get()
@@ -75,6 +81,11 @@ export class MetricsController {
     this.metrics.retrying.set(stats?.retrying ?? NaN);
     this.metrics.deadLettersWaiting.set(stats?.dead ?? NaN);
     this.metrics.outboxStatsUp.set(stats ? 1 : 0);
+    // TypeORM's PostgreSQL driver keeps its pg.Pool as `master`.
+    const pool = (this.dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
+    this.metrics.poolTotal.set(pool?.totalCount ?? NaN);
+    this.metrics.poolIdle.set(pool?.idleCount ?? NaN);
+    this.metrics.poolWaiting.set(pool?.waitingCount ?? NaN);
     await this.metrics.refresh();
     return register.metrics();
   }
