@@ -86,6 +86,7 @@ describe('outbox store (real PostgreSQL)', () => {
     const [delivery] = await dataSource.query(`SELECT updated_at FROM event_deliveries WHERE id = $1`, [newerId]);
     expect(page.items[0]).toEqual({
       id: newerId,
+      state: 'dead',
       eventId: outbox.event_id,
       event: 'OutOfStock',
       payload: { sku },
@@ -97,7 +98,7 @@ describe('outbox store (real PostgreSQL)', () => {
       eventCreatedAt: outbox.created_at.toISOString(),
     });
     expect((await store.deadLetters(1, 1)).items.map((d) => d.id)).toEqual([olderId]);
-    expect(await store.deadLetter(olderId)).toEqual(page.items[1]);
+    expect(await store.deadLetter(olderId)).toEqual({ ...page.items[1], history: expect.any(Array) });
     expect(await store.deadLetter(retryingId)).toBeUndefined();
     expect(await store.claimDead(retryingId, 60_000)).toBeUndefined();
   });
