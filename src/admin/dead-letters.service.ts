@@ -22,7 +22,7 @@ export class DeadLetterOperations {
   ) {}
 
   /** Runs a claimed dead letter's handler again; true if it succeeded. Recorded in the letter's history. */
-  retry(row: DeliveryRow): Promise<boolean> {
+  async retry(row: DeliveryRow): Promise<boolean> {
     const stored = storedEventFromRow(row, (name) => this.handlers.eventClass(name));
     return withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, stored, { manual: true }));
   }
@@ -39,7 +39,8 @@ export class DeadLetterOperations {
       const rows = await this.store.claimDeadBatch(filter, afterId, BATCH, this.config.outboxLeaseMs);
       if (rows.length === 0) break;
       afterId = rows.at(-1)!.delivery_id;
-      const results = await Promise.all(rows.map((row) => this.retry(row)));
+      // One letter that cannot even be rebuilt (an event this version does not know) fails alone.
+      const results = await Promise.all(rows.map((row) => this.retry(row).catch(() => false)));
       delivered += results.filter(Boolean).length;
       failed += results.filter((ok) => !ok).length;
     }

@@ -7,13 +7,23 @@ import { DeliveryRunner } from '../messaging/delivery-runner.js';
 import { EventHandler } from '../messaging/event-handler.js';
 import { OutboxDispatcher } from '../messaging/outbox.dispatcher.js';
 import { CHANGE_BATCH_QUANTITY } from './change-batch-quantity.consumer.js';
-import { parseChangeBatchQuantity } from './change-batch-quantity.message.js';
+import { MalformedMessage, parseChangeBatchQuantity } from './change-batch-quantity.message.js';
 import { RedisConnections } from './redis.connections.js';
 import { RedisNames } from './redis-names.js';
 import { StreamEntryReceived } from './stream-entry-received.js';
 import { type StreamEntry, StreamGroupReader } from './stream-group.reader.js';
-import { compareEntryIds, StreamInbox } from './stream-inbox.js';
+import { StreamInbox } from './stream-inbox.js';
 import { CONSUMER_GROUP, StreamMetrics } from './stream.metrics.js';
+
+/**
+ * The entry as it can be stored: PostgreSQL stores no NUL and no unpaired surrogate (in text or jsonb), so
+ * data holding either is stored with them replaced, and marked unreadable: it becomes a dead letter.
+ */
+function receivedEntry(id: string, data: string): StreamEntryReceived {
+  if (!data.includes('\u0000') && data.isWellFormed()) return new StreamEntryReceived(CHANGE_BATCH_QUANTITY, id, data);
+  const storable = data.toWellFormed().replaceAll('\u0000', '\ufffd');
+  return new StreamEntryReceived(CHANGE_BATCH_QUANTITY, id, storable, 'data holds NUL or unpaired surrogates (replaced by U+FFFD here)');
+}
 
 /** A newer entry kept arriving while this one was applied: let the delivery be retried later. */
 class StillChanging extends Error {}
@@ -27,9 +37,9 @@ const MAX_ROUNDS = 5;
  *
  * Entries claimed from a dead consumer can arrive after newer ones, and two instances can apply entries of
  * one batch at the same time; the newest quantity must win. So an entry older than the newest received for
- * its batch is superseded (never applied), and applying always sets the newest received quantity, then
- * checks that no newer one arrived meanwhile (if one did, it is applied too): whatever the order in
- * which instances commit, the last write is of the newest entry.
+ * its batch is superseded (never stored), and every delivery sets the newest received quantity (not its
+ * own), then checks that no newer one arrived meanwhile (if one did, it sets that one too): whatever the
+ * order in which instances commit, and however deliveries are retried, the last write is of the newest.
  */
 @EventsHandler(StreamEntryReceived)
 @Injectable()
@@ -71,13 +81,16 @@ export class ChangeBatchQuantityStreamConsumer extends EventHandler<StreamEntryR
     const count = (outcome: string) => this.metrics.entries.inc({ stream: entry.stream, outcome });
     let command: ChangeBatchQuantity;
     try {
+      if (entry.unreadable) throw new MalformedMessage(entry.unreadable);
       command = parseChangeBatchQuantity(entry.data);
     } catch (error) {
       count('malformed');
       throw error;
     }
-    let newest = await this.inbox.latest(entry.stream, command.ref);
-    if (!newest || compareEntryIds(newest.entryId, entry.entryId) > 0) return count('superseded');
+    // Every delivery sets the newest quantity received for the batch, never its own if a newer one exists:
+    // so a delivery retried after a failure, or redelivered after a crash, can only write the newest.
+    let newest = (await this.inbox.latest(entry.stream, command.ref)) ?? { entryId: entry.entryId, data: entry.data };
+    const own = newest.entryId === entry.entryId;
     for (let round = 1; ; round++) {
       try {
         await this.commandBus.execute(parseChangeBatchQuantity(newest.data));
@@ -91,7 +104,7 @@ export class ChangeBatchQuantityStreamConsumer extends EventHandler<StreamEntryR
       if (round === MAX_ROUNDS) throw new StillChanging(`batch ${command.ref} kept changing while entry ${entry.entryId} was applied`);
       newest = now;
     }
-    count('applied');
+    count(own ? 'applied' : 'superseded');
   }
 
   /** Stores entries in the inbox, one by one, and hands the stored ones over; returns the ids to acknowledge. */
@@ -102,10 +115,10 @@ export class ChangeBatchQuantityStreamConsumer extends EventHandler<StreamEntryR
         done.push(id); // trimmed from the stream before it was read: nothing left to apply
         continue;
       }
-      const entry = new StreamEntryReceived(CHANGE_BATCH_QUANTITY, id, fields.data ?? '');
+      const entry = receivedEntry(id, fields.data ?? '');
       let key: string | undefined;
       try {
-        key = parseChangeBatchQuantity(entry.data).ref;
+        key = entry.unreadable ? undefined : parseChangeBatchQuantity(entry.data).ref;
       } catch {
         key = undefined; // stored as it is: applying it makes it a dead letter
       }
@@ -115,6 +128,14 @@ export class ChangeBatchQuantityStreamConsumer extends EventHandler<StreamEntryR
         else this.metrics.entries.inc({ stream: CHANGE_BATCH_QUANTITY, outcome: received.outcome });
         done.push(id);
       } catch (error) {
+        if (String((error as { code?: unknown }).code).startsWith('22')) {
+          // PostgreSQL refuses the data itself (SQLSTATE class 22): it never will store it. Dropped, loudly,
+          // rather than left pending to block every entry behind it.
+          this.metrics.entries.inc({ stream: CHANGE_BATCH_QUANTITY, outcome: 'malformed' });
+          this.logger.error({ msg: `stream entry ${id} cannot be stored; acknowledged and dropped`, error: (error as Error).message });
+          done.push(id);
+          continue;
+        }
         // Left pending: it is offered again (to this instance, or to another if this one dies).
         this.logger.warn({ msg: `could not store stream entry ${id}; it stays pending`, error: (error as Error).message });
         break;

@@ -10,8 +10,10 @@ export class StreamEntryReceived extends DomainEvent {
     readonly stream: string,
     /** The entry's id on the stream, `<ms>-<seq>`. */
     readonly entryId: string,
-    /** The entry's `data` field exactly as it arrived (it may not even be JSON). */
+    /** The entry's `data` field as it arrived (it may not even be JSON), made storable (see `unreadable`). */
     readonly data: string,
+    /** Why the entry can never be applied, when it is known on arrival (its data had NUL or unpaired surrogates). */
+    readonly unreadable?: string,
   ) {
     super();
   }

@@ -6,7 +6,7 @@ const duration =
   (register.getSingleMetric('http_request_duration_seconds') as Histogram<string> | undefined) ??
   new Histogram({
     name: 'http_request_duration_seconds',
-    help: 'HTTP requests by method, route template (e.g. /allocations/:orderid; "none" when refused before routing) and status',
+    help: 'HTTP requests by method, route template (e.g. /allocations/:orderid; "none" when refused before routing) and status ("aborted": the client hung up first)',
     labelNames: ['method', 'route', 'status'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   });
@@ -17,9 +17,14 @@ const duration =
  */
 export function httpMetrics(req: Request, res: Response, next: NextFunction): void {
   const stop = duration.startTimer();
-  res.once('finish', () => {
+  const observe = (status: string) => {
     const template = (req.route as { path?: string } | undefined)?.path;
-    stop({ method: req.method, route: template === undefined ? 'none' : `${req.baseUrl}${template}`, status: String(res.statusCode) });
+    stop({ method: req.method, route: template === undefined ? 'none' : `${req.baseUrl}${template}`, status });
+  };
+  res.once('finish', () => observe(String(res.statusCode)));
+  // A client that hung up before its answer: counted too, as status "aborted".
+  res.once('close', () => {
+    if (!res.writableFinished) observe('aborted');
   });
   next();
 }

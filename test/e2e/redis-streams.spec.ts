@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { type Counter, register } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { freePort } from '../../src/database/embedded-postgres.js';
+import { ChangeBatchQuantity } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
 import { ChangeBatchQuantityStreamConsumer } from '../../src/external-events/change-batch-quantity.stream-consumer.js';
 import { StreamEntryReceived } from '../../src/external-events/stream-entry-received.js';
 import { StreamInbox } from '../../src/external-events/stream-inbox.js';
@@ -206,6 +207,14 @@ describeWithRedis('Redis Streams: change_batch_quantity in, through consumer gro
       spy.mockRestore();
     }
     expect(await quantities(sku)).toEqual({ [ref]: 5 });
+
+    // A delivery that committed an older quantity and then failed (or whose process died) is retried: the
+    // retry sets the newest quantity, it does not give up as superseded and leave the older one standing.
+    const e6 = entry('6000-0', 6);
+    await inbox.receive(e6, ref, 1000);
+    await bus.execute(new ChangeBatchQuantity(ref, 4)); // what the failed delivery of e4 had left
+    await consumer.apply(e4); // its retry
+    expect(await quantities(sku)).toEqual({ [ref]: 6 });
     await stop(t);
   });
 
@@ -219,9 +228,15 @@ describeWithRedis('Redis Streams: change_batch_quantity in, through consumer gro
     await add(redis, key, { batchref: '', qty: 1 });
     await add(redis, key, { batchref: unknown, qty: 1 });
     await redis.xadd(key, '*', 'something', 'else'); // no data field at all
+    // Data PostgreSQL cannot store as it is (a raw NUL) must not block the stream. (An unpaired surrogate
+    // cannot arrive: Redis data is UTF-8 bytes, and invalid sequences are decoded to U+FFFD.)
+    await add(redis, key, `{"batchref": "nul\u0000", "qty": 1}`);
+    const { sku, refs: [after] } = await batches(1);
+    await add(redis, key, { batchref: after, qty: 3 }); // the next good entry is applied
 
+    await eventually(async () => expect(await quantities(sku)).toEqual({ [after]: 3 }));
     await eventually(async () => {
-      expect((await entries('malformed')) - before.malformed).toBe(3);
+      expect((await entries('malformed')) - before.malformed).toBe(4);
       expect((await entries('rejected')) - before.rejected).toBe(1);
       expect(await pending(redis, key)).toBe(0);
     });
@@ -229,7 +244,7 @@ describeWithRedis('Redis Streams: change_batch_quantity in, through consumer gro
     await eventually(async () => {
       const letters = await t.http.get('/admin/failed-events').set('Authorization', `Bearer ${ADMIN}`).expect(200);
       const ours = (letters.body.items as { handler: string; payload: { data: string } }[]).filter((l) => l.handler === 'ChangeBatchQuantityStreamConsumer');
-      expect(ours.map((l) => l.payload.data)).toEqual(expect.arrayContaining(['not json', '', JSON.stringify({ batchref: unknown, qty: 1 })]));
+      expect(ours.map((l) => l.payload.data)).toEqual(expect.arrayContaining(['not json', '', JSON.stringify({ batchref: unknown, qty: 1 }), '{"batchref": "nul\ufffd", "qty": 1}']));
     });
     await stop(t);
   });
