@@ -4,15 +4,16 @@ import { IsDefined, IsISO8601, IsOptional, IsString, Length } from 'class-valida
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { ApiErrorResponse, MALFORMED_JSON, UNAVAILABLE } from '../http/error-response.js';
 import type { DeliveryHistoryEntry } from '../messaging/event-delivery.entity.js';
-import { type DeadLetterState, OutboxStore } from '../messaging/outbox.store.js';
+import { DEAD_LETTER_STATES, type DeadLetterState, OutboxStore } from '../messaging/outbox.store.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { DeadLetterOperations } from './dead-letters.service.js';
 
-const STATES: DeadLetterState[] = ['dead', 'discarded', 'delivered'];
+/** Ids are bigints: anything else names no dead letter (a 404, not a database error). */
+const isLetterId = (id: string) => /^\d{1,18}$/.test(id);
 
 class DeadLetterResponse {
   @ApiProperty({ example: '42', description: 'Id of the failed delivery (use it to retry)' }) id: string;
-  @ApiProperty({ enum: STATES, example: 'dead', description: 'dead (waiting for an operator), discarded, or delivered by an operator' }) state: DeadLetterState;
+  @ApiProperty({ enum: DEAD_LETTER_STATES, example: 'dead', description: 'dead (waiting for an operator), discarded, or delivered by an operator' }) state: DeadLetterState;
   @ApiProperty({ format: 'uuid' }) eventId: string;
   @ApiProperty({ example: 'OutOfStock' }) event: string;
   @ApiProperty({ example: { sku: 'RED-CHAIR' } }) payload: Record<string, unknown>;
@@ -105,7 +106,7 @@ export class FailedEventsController {
 
   @Get()
   @ApiOperation({ summary: 'Dead-lettered event deliveries, newest first (or those discarded, or delivered by an operator)' })
-  @ApiQuery({ name: 'state', required: false, description: 'Which letters', schema: { type: 'string', enum: STATES, default: 'dead' } })
+  @ApiQuery({ name: 'state', required: false, description: 'Which letters', schema: { type: 'string', enum: [...DEAD_LETTER_STATES], default: 'dead' } })
   @ApiQuery({ name: 'limit', required: false, description: 'Page size', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
   @ApiQuery({ name: 'offset', required: false, description: 'Dead letters to skip', schema: { type: 'integer', minimum: 0, maximum: 1_000_000_000, default: 0 } })
   @ApiResponse({ status: 200, type: DeadLetterPage, description: 'A page of dead letters, newest first' })
@@ -113,7 +114,7 @@ export class FailedEventsController {
   async list(@Query('limit') limit?: string, @Query('offset') offset?: string, @Query('state') state?: string): Promise<DeadLetterPage> {
     const l = parseBound('limit', limit, 50, 1, 500);
     const o = parseBound('offset', offset, 0, 0, 1_000_000_000);
-    if (state !== undefined && !STATES.includes(state as DeadLetterState)) throw new BadRequestException([`state must be one of ${STATES.join(', ')}`]);
+    if (state !== undefined && !(DEAD_LETTER_STATES as readonly string[]).includes(state)) throw new BadRequestException([`state must be one of ${DEAD_LETTER_STATES.join(', ')}`]);
     const page = await this.store.deadLetters(l, o, (state as DeadLetterState | undefined) ?? 'dead');
     return { ...page, limit: l, offset: o };
   }
@@ -136,7 +137,7 @@ export class FailedEventsController {
   @ApiResponse({ status: 200, type: DeadLetterDetailResponse, description: 'The dead letter (in any state)' })
   @ApiErrorResponse(404, 'No dead letter with that id', { 'Unknown id': 'No dead letter 42' })
   async one(@Param('id') id: string): Promise<DeadLetterDetailResponse> {
-    const letter = /^\d{1,18}$/.test(id) ? await this.store.deadLetter(id) : undefined;
+    const letter = isLetterId(id) ? await this.store.deadLetter(id) : undefined;
     if (!letter) throw new NotFoundException(`No dead letter ${id}`);
     return letter;
   }
@@ -150,7 +151,7 @@ export class FailedEventsController {
   @ApiErrorResponse(404, 'No dead letter with that id', { 'Unknown id': 'No dead letter 42' })
   @ApiErrorResponse(409, 'That dead letter is being retried right now', { 'Retry under way': 'Dead letter 42 is being retried right now' })
   async discard(@Param('id') id: string, @Body() body: DiscardRequest): Promise<void> {
-    const result = /^\d{1,18}$/.test(id) ? await this.store.discard(id, body.reason) : undefined;
+    const result = isLetterId(id) ? await this.store.discard(id, body.reason) : undefined;
     if (result === undefined) throw new NotFoundException(`No dead letter ${id}`);
     if (result === 'busy') throw new ConflictException(`Dead letter ${id} is being retried right now`);
   }
@@ -164,7 +165,7 @@ export class FailedEventsController {
   @ApiErrorResponse(404, 'No dead letter with that id', { 'Unknown id': 'No dead letter 42' })
   @ApiErrorResponse(409, 'That dead letter is being retried right now', { 'Retry under way': 'Dead letter 42 is being retried right now' })
   async retry(@Param('id') id: string): Promise<RetryResponse> {
-    if (!/^\d{1,18}$/.test(id)) throw new NotFoundException(`No dead letter ${id}`);
+    if (!isLetterId(id)) throw new NotFoundException(`No dead letter ${id}`);
     const row = await this.store.claimDead(id, this.config.outboxLeaseMs);
     if (row === undefined) throw new NotFoundException(`No dead letter ${id}`);
     if (row === 'busy') throw new ConflictException(`Dead letter ${id} is being retried right now`);

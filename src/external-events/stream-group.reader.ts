@@ -189,12 +189,12 @@ export class StreamGroupReader {
 }
 
 function entriesOf(raw: [string, string[] | null][]): StreamEntry[] {
-  return raw.map(([id, flat]) => ({ id, fields: flat ? (fieldsOf(flat) as Record<string, string>) : null }));
+  return raw.map(([id, flat]) => ({ id, fields: flat ? fieldsOf(flat) : null }));
 }
 
-/** Redis's flat [field, value, field, value, ...] as an object. */
-function fieldsOf(flat: (string | number)[]): Record<string, string | number> {
-  const fields: Record<string, string | number> = {};
+/** Redis's flat [field, value, field, value, ...] (entries, XINFO replies) as an object. */
+export function fieldsOf<V = string | number>(flat: readonly V[]): Record<string, V> {
+  const fields: Record<string, V> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = flat[i + 1];
   return fields;
 }

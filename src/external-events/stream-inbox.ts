@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { StoredEvent } from '../messaging/event.js';
-import { outboxInsert, OutboxRows } from '../messaging/outbox.store.js';
+import { outboxInsert, OutboxRows, OutboxStore } from '../messaging/outbox.store.js';
 import { StreamEntryReceived } from './stream-entry-received.js';
 
 /** `<ms>-<seq>` as two numbers, which compare in stream order. */
@@ -9,15 +9,6 @@ export function entryIdParts(entryId: string): [string, string] {
   const match = /^(\d+)-(\d+)$/.exec(entryId);
   if (!match) throw new Error(`not a stream entry id: ${entryId}`);
   return [match[1], match[2]];
-}
-
-/** Negative, zero or positive as `a` comes before, is, or comes after `b` on the stream. */
-export function compareEntryIds(a: string, b: string): number {
-  const [[am, as], [bm, bs]] = [entryIdParts(a), entryIdParts(b)];
-  const ms = BigInt(am) - BigInt(bm);
-  if (ms !== 0n) return ms < 0n ? -1 : 1;
-  const seq = BigInt(as) - BigInt(bs);
-  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
 }
 
 export type Received =
@@ -34,22 +25,18 @@ export type Received =
  */
 @Injectable()
 export class StreamInbox {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: OutboxStore,
+  ) {}
 
   /**
    * Stores the entry in the inbox. `key` is what orders entries (the batch); an entry without one (it is
    * malformed) is stored as it is, to become a dead letter.
    */
   async receive(entry: StreamEntryReceived, key: string | undefined, leaseMs: number): Promise<Received> {
+    if (key === undefined) return { outcome: 'stored', stored: await this.outbox.append([entry], undefined, leaseMs) };
     const rows = new OutboxRows([entry], undefined);
-    const params = [rows.eventIds, rows.names, rows.skus, rows.payloads, null, leaseMs];
-    if (key === undefined) {
-      const inserted: { id: string }[] = await this.dataSource.query(
-        outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', leaseMs: '$6' }),
-        params,
-      );
-      return { outcome: 'stored', stored: rows.stored(inserted.map((r) => r.id)) };
-    }
     const [ms, seq] = entryIdParts(entry.entryId);
     // `previous` sees the table as it was before this statement: it tells a duplicate from a stale entry.
     const [result]: { id: string | null; newer: boolean | null }[] = await this.dataSource.query(
@@ -64,7 +51,7 @@ export class StreamInbox {
        inserted AS (
          ${outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', leaseMs: '$6' }, 'EXISTS (SELECT 1 FROM latest)')})
        SELECT (SELECT id FROM inserted) AS id, (SELECT newer FROM previous) AS newer`,
-      [...params, entry.stream, key, ms, seq, entry.data],
+      [rows.eventIds, rows.names, rows.skus, rows.payloads, null, leaseMs, entry.stream, key, ms, seq, entry.data],
     );
     if (result.id !== null) return { outcome: 'stored', stored: rows.stored([result.id]) };
     return { outcome: result.newer ? 'superseded' : 'duplicate' };

@@ -2,6 +2,7 @@ import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { counter, gauge, Metrics } from '../messaging/metrics.js';
 import { RedisConnections } from './redis.connections.js';
 import { RedisNames } from './redis-names.js';
+import { fieldsOf } from './stream-group.reader.js';
 
 export const CONSUMER_GROUP = 'allocation-service';
 
@@ -58,10 +59,4 @@ export class StreamMetrics implements OnApplicationBootstrap {
       }),
     );
   }
-}
-
-function fieldsOf(flat: unknown[]): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = flat[i + 1];
-  return fields;
 }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Histogram, register } from 'prom-client';
+import { onAnswered, routeTemplate } from '../logging/request-log.js';
 
 // Process-wide, created once (several apps may run in one test process).
 const duration =
@@ -17,14 +18,7 @@ const duration =
  */
 export function httpMetrics(req: Request, res: Response, next: NextFunction): void {
   const stop = duration.startTimer();
-  const observe = (status: string) => {
-    const template = (req.route as { path?: string } | undefined)?.path;
-    stop({ method: req.method, route: template === undefined ? 'none' : `${req.baseUrl}${template}`, status });
-  };
-  res.once('finish', () => observe(String(res.statusCode)));
-  // A client that hung up before its answer: counted too, as status "aborted".
-  res.once('close', () => {
-    if (!res.writableFinished) observe('aborted');
-  });
+  // A client that hung up before its answer is counted too, as status "aborted".
+  onAnswered(res, (aborted) => stop({ method: req.method, route: routeTemplate(req) ?? 'none', status: aborted ? 'aborted' : String(res.statusCode) }));
   next();
 }

@@ -29,12 +29,23 @@ export function requestLog(logger: Logger) {
     const id = typeof given === 'string' && VALID_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', id);
     const started = process.hrtime.bigint();
-    res.once('finish', () => logRequest(logger, req, res, id, started, false));
-    res.once('close', () => {
-      if (!res.writableFinished) logRequest(logger, req, res, id, started, true);
-    });
+    onAnswered(res, (aborted) => logRequest(logger, req, res, id, started, aborted));
     withRequestId(id, next);
   };
+}
+
+/** Calls `ended` once: when the answer has been sent, or when the client hung up before it (`aborted`). */
+export function onAnswered(res: Response, ended: (aborted: boolean) => void): void {
+  res.once('finish', () => ended(false));
+  res.once('close', () => {
+    if (!res.writableFinished) ended(true);
+  });
+}
+
+/** The route Express matched, as its template ('/allocations/:orderid', not the raw ids); undefined before routing. */
+export function routeTemplate(req: Request): string | undefined {
+  const path = (req.route as { path?: string } | undefined)?.path;
+  return path === undefined ? undefined : `${req.baseUrl}${path}`;
 }
 
 function logRequest(logger: Logger, req: Request, res: Response, requestId: string, started: bigint, aborted: boolean): void {
@@ -45,8 +56,7 @@ function logRequest(logger: Logger, req: Request, res: Response, requestId: stri
   if (level === 'info' && QUIET.test(path) && status < 400) return;
   if (!logger.isLevelEnabled(level)) return;
   const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
-  // Express sets req.route to the matched route: its template ('/allocations/:orderid'), not the raw ids.
-  const route = (req.route as { path?: string } | undefined)?.path;
+  const route = routeTemplate(req);
   const failure = res.locals.failure as RequestFailure | undefined;
   logger[level](
     {

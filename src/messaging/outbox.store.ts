@@ -75,7 +75,9 @@ export interface RetryOutcome {
   delayMs: number;
 }
 
-export type DeadLetterState = 'dead' | 'discarded' | 'delivered';
+/** A dead letter waits for an operator; one discarded, or delivered by an operator's retry, is kept. */
+export const DEAD_LETTER_STATES = ['dead', 'discarded', 'delivered'] as const;
+export type DeadLetterState = (typeof DEAD_LETTER_STATES)[number];
 
 export interface DeadLetter {
   id: string;
