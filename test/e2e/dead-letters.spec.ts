@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { freePort } from '../../src/database/embedded-postgres.js';
+import net, { type AddressInfo } from 'node:net';
 import { OutboxDispatcher } from '../../src/messaging/outbox.dispatcher.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { unique } from '../support/config.js';
@@ -17,6 +17,7 @@ interface Letter {
 
 describe('dead letters handled in bulk, after an SMTP outage', () => {
   let port: number;
+  let refusing: net.Server;
   let smtp: TestSmtpServer | undefined;
   let t: TestApp;
   const skus = Array.from({ length: 50 }, (_, i) => unique(`BULK-${i}`));
@@ -24,7 +25,11 @@ describe('dead letters handled in bulk, after an SMTP outage', () => {
   let letters: Letter[];
 
   beforeAll(async () => {
-    port = await freePort(); // nothing listens: every e-mail fails (ECONNREFUSED)
+    // SMTP is down: the port is held by a listener that hangs up at once, so every e-mail fails fast, and no
+    // other server of a parallel test file can take the port before SMTP comes back on it.
+    refusing = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    port = (refusing.address() as AddressInfo).port;
     t = await startTestApp({ SMTP_URL: `smtp://127.0.0.1:${port}`, ADMIN_TOKEN: ADMIN, EVENT_HANDLER_MAX_ATTEMPTS: '2', EVENT_HANDLER_BACKOFF_MS: '20' });
     started = new Date(Date.now() - 1000).toISOString();
     for (const sku of skus) {
@@ -37,10 +42,11 @@ describe('dead letters handled in bulk, after an SMTP outage', () => {
       expect(ours).toHaveLength(50);
       return ours;
     }, 60_000);
-  });
+  }, 90_000);
   afterAll(async () => {
     await t?.close();
     await smtp?.close();
+    if (refusing.listening) await new Promise((resolve) => refusing.close(resolve));
   });
 
   it('shows one dead letter with its payload and its history of attempts', async () => {
@@ -82,6 +88,7 @@ describe('dead letters handled in bulk, after an SMTP outage', () => {
     // A filter that matches none of them.
     expect((await t.http.post('/admin/failed-events/retry').set(auth).send({ handler: 'NoSuchHandler' })).body).toEqual({ matched: 0, delivered: 0, failed: 0 });
 
+    await new Promise((resolve) => refusing.close(resolve));
     smtp = await startSmtpServer(port);
     const res = await t.http.post('/admin/failed-events/retry').set(auth).send({ handler: 'OutOfStockNotifier', event: 'OutOfStock', since: started });
     expect(res.status).toBe(202);
