@@ -13,6 +13,7 @@ import { DeadLetterIndexAscending1764000000003 } from './migrations/176400000000
 import { DropAllocationsView1764000000004 } from './migrations/1764000000004-drop-allocations-view.js';
 import { StreamLatestEntries1764000000005 } from './migrations/1764000000005-stream-latest-entries.js';
 import { DeadLetterHistory1764000000006 } from './migrations/1764000000006-dead-letter-history.js';
+import { OutboxTraceparent1764000000007 } from './migrations/1764000000007-outbox-traceparent.js';
 
 // ESM: entities and migrations are listed as classes, not globs. The entities describe the schema the
 // migrations build, exactly (test/integration/schema.spec.ts): a change to one needs the other.
@@ -33,6 +34,7 @@ export const migrations = [
   DropAllocationsView1764000000004,
   StreamLatestEntries1764000000005,
   DeadLetterHistory1764000000006,
+  OutboxTraceparent1764000000007,
 ];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {

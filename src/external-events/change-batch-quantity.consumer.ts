@@ -93,7 +93,7 @@ export class ChangeBatchQuantityConsumer extends EventHandler<ExternalMessageRec
   private async receive(data: string): Promise<void> {
     let stored;
     try {
-      stored = await this.store.append([new ExternalMessageReceived(CHANGE_BATCH_QUANTITY, data)], undefined, this.config.outboxLeaseMs);
+      stored = await this.store.append([new ExternalMessageReceived(CHANGE_BATCH_QUANTITY, data)], {}, this.config.outboxLeaseMs);
     } catch (error) {
       // Pub/sub cannot redeliver: say loudly what was lost.
       this.metrics.inbound.inc({ channel: CHANGE_BATCH_QUANTITY, outcome: 'lost' });

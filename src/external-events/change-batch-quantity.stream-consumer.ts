@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DeliveryRunner } from '../messaging/delivery-runner.js';
 import { EventHandler } from '../messaging/event-handler.js';
 import { OutboxDispatcher } from '../messaging/outbox.dispatcher.js';
+import { contextOf, inSpan, SpanKind } from '../tracing/trace-context.js';
 import { CHANGE_BATCH_QUANTITY } from './change-batch-quantity.consumer.js';
 import { MalformedMessage, parseChangeBatchQuantity } from './change-batch-quantity.message.js';
 import { RedisConnections } from './redis.connections.js';
@@ -123,7 +124,16 @@ export class ChangeBatchQuantityStreamConsumer extends EventHandler<StreamEntryR
         key = undefined; // stored as it is: applying it makes it a dead letter
       }
       try {
-        const received = await this.inbox.receive(entry, key, this.config.outboxLeaseMs);
+        // Its receipt continues the producer's trace (its `traceparent` field), and its delivery joins it.
+        const received = await inSpan(
+          `receive ${CHANGE_BATCH_QUANTITY}`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent: contextOf(fields.traceparent),
+            attributes: () => ({ 'messaging.system': 'redis', 'messaging.operation.type': 'receive', 'messaging.destination.name': CHANGE_BATCH_QUANTITY, 'messaging.message.id': id }),
+          },
+          () => this.inbox.receive(entry, key, this.config.outboxLeaseMs),
+        );
         if (received.outcome === 'stored') void this.dispatcher.publish(received.stored);
         else this.metrics.entries.inc({ stream: CHANGE_BATCH_QUANTITY, outcome: received.outcome });
         done.push(id);

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 
 const TTL_MS = 10_000;
 const RENEW_MS = 2_000;
+const STOP_WAIT_MS = 2_000;
 
 // Renew the lock if it is ours, take it if it is free: one atomic step.
 const TAKE_OR_RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2])
@@ -49,8 +50,18 @@ export class LeaderLock {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.round?.catch(() => undefined);
-    if (!this.leading) return;
+    // A round under way ends within a Redis command timeout, unless Redis hangs in lead() (the subscriber
+    // queues while offline): a shutdown waits for it a little, never for ever.
+    if (this.round) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.round.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    if (this.leading) await this.release();
+  }
+
+  private async release(): Promise<void> {
+    if (!this.leading) return; // released already (stop and a late round both release)
     await this.stepDown();
     await this.redis.eval(RELEASE, 1, this.key, this.instanceId).catch(() => undefined);
   }
@@ -63,6 +74,7 @@ export class LeaderLock {
       if (held && !this.leading) {
         await this.callbacks.lead();
         this.leading = true;
+        if (this.stopped) return void (await this.release()); // stop() gave up waiting for this round
       } else if (!held && this.leading) {
         await this.stepDown();
       }

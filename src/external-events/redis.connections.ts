@@ -3,6 +3,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 /** How long one read of an inbound stream waits on the server for new entries. */
 export const STREAM_BLOCK_MS = 2000;
+/** How long a shutdown waits for Redis to answer QUIT before cutting the connection. */
+const QUIT_TIMEOUT_MS = 1000;
 
 /**
  * The Redis connections of one instance: one for commands (publishing, the leader lock, acknowledging
@@ -48,8 +50,17 @@ export class RedisConnections {
   async close(): Promise<void> {
     // The stream reader may be blocked in a read: cut it rather than wait for the read to end.
     this.streamReader.disconnect();
-    for (const client of [this.commands, this.subscriber]) {
-      await client.quit().catch(() => client.disconnect());
-    }
+    // QUIT lets replies under way arrive; but a client that is not connected would queue it (the subscriber
+    // queues while offline) and wait for a Redis that may never come back: cut those, and bound the rest.
+    await Promise.all(
+      [this.commands, this.subscriber].map(async (client) => {
+        if (client.status !== 'ready') return client.disconnect();
+        const quit = client.quit().then(() => undefined, () => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), QUIT_TIMEOUT_MS)));
+        if ((await Promise.race([quit, late])) === 'late') client.disconnect();
+        clearTimeout(timer);
+      }),
+    );
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { StoredEvent } from '../messaging/event.js';
 import { outboxInsert, OutboxRows, OutboxStore } from '../messaging/outbox.store.js';
+import { currentTraceparent } from '../tracing/trace-context.js';
 import { StreamEntryReceived } from './stream-entry-received.js';
 
 /** `<ms>-<seq>` as two numbers, which compare in stream order. */
@@ -35,23 +36,25 @@ export class StreamInbox {
    * malformed) is stored as it is, to become a dead letter.
    */
   async receive(entry: StreamEntryReceived, key: string | undefined, leaseMs: number): Promise<Received> {
-    if (key === undefined) return { outcome: 'stored', stored: await this.outbox.append([entry], undefined, leaseMs) };
-    const rows = new OutboxRows([entry], undefined);
+    // Its deliveries join the trace under way: the entry's receipt, which continues its producer's trace.
+    const origin = { traceparent: currentTraceparent() };
+    if (key === undefined) return { outcome: 'stored', stored: await this.outbox.append([entry], origin, leaseMs) };
+    const rows = new OutboxRows([entry], origin);
     const [ms, seq] = entryIdParts(entry.entryId);
     // `previous` sees the table as it was before this statement: it tells a duplicate from a stale entry.
     const [result]: { id: string | null; newer: boolean | null }[] = await this.dataSource.query(
       `WITH previous AS (
-         SELECT (entry_ms, entry_seq) > ($9::bigint, $10::bigint) AS newer FROM stream_latest_entries WHERE stream = $7 AND key = $8),
+         SELECT (entry_ms, entry_seq) > ($10::bigint, $11::bigint) AS newer FROM stream_latest_entries WHERE stream = $8 AND key = $9),
        latest AS (
-         INSERT INTO stream_latest_entries AS l (stream, key, entry_ms, entry_seq, data) VALUES ($7, $8, $9, $10, $11)
+         INSERT INTO stream_latest_entries AS l (stream, key, entry_ms, entry_seq, data) VALUES ($8, $9, $10, $11, $12)
          ON CONFLICT (stream, key) DO UPDATE
            SET entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, data = EXCLUDED.data, updated_at = now()
            WHERE (l.entry_ms, l.entry_seq) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq)
          RETURNING 1),
        inserted AS (
-         ${outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', leaseMs: '$6' }, 'EXISTS (SELECT 1 FROM latest)')})
+         ${outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', traceparent: '$6', leaseMs: '$7' }, 'EXISTS (SELECT 1 FROM latest)')})
        SELECT (SELECT id FROM inserted) AS id, (SELECT newer FROM previous) AS newer`,
-      [rows.eventIds, rows.names, rows.skus, rows.payloads, null, leaseMs, entry.stream, key, ms, seq, entry.data],
+      [rows.eventIds, rows.names, rows.skus, rows.payloads, null, origin.traceparent ?? null, leaseMs, entry.stream, key, ms, seq, entry.data],
     );
     if (result.id !== null) return { outcome: 'stored', stored: rows.stored([result.id]) };
     return { outcome: result.newer ? 'superseded' : 'duplicate' };

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { currentTraceparent } from '../tracing/trace-context.js';
 import { RedisConnections } from './redis.connections.js';
 import { RedisNames } from './redis-names.js';
 import { StreamMetrics } from './stream.metrics.js';
@@ -14,11 +15,15 @@ export class StreamWriter {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** XADD with `data` (the channel's JSON) and `event_id`; throws (to be retried) if Redis does not take it. */
+  /**
+   * XADD with `data` (the channel's JSON), `event_id`, and when traced `traceparent` (the delivery's trace
+   * context, for the consumer to continue); throws (to be retried) if Redis does not take it.
+   */
   async add(stream: string, data: Record<string, unknown>, eventId: string): Promise<void> {
+    const traceparent = currentTraceparent();
     try {
       // `~`: Redis trims whole nodes of the stream, which is far cheaper than an exact cap.
-      await this.redis.commands.xadd(this.names.of(stream), 'MAXLEN', '~', String(this.config.redisStreamMaxlen), '*', 'data', JSON.stringify(data), 'event_id', eventId);
+      await this.redis.commands.xadd(this.names.of(stream), 'MAXLEN', '~', String(this.config.redisStreamMaxlen), '*', 'data', JSON.stringify(data), 'event_id', eventId, ...(traceparent ? ['traceparent', traceparent] : []));
     } catch (error) {
       this.metrics.publishErrors.inc({ stream });
       throw error;

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config/config.js';
+import { traceFields } from '../tracing/trace-context.js';
 import { currentRequestId } from './request-context.js';
 
 export type { Logger };
@@ -29,7 +30,7 @@ const REDACT = ['*.authorization', '*.cookie', '*["set-cookie"]', '*.headers.aut
 /**
  * The service's one logger: every line (Nest's own, ours, one per HTTP request) goes through it, JSON by
  * default, one line per entry with LOG_FORMAT=pretty too, coloured only on a terminal. Lines written under
- * a request or an event delivery carry its request id.
+ * a request or an event delivery carry its request id, and with tracing on its `trace_id` and `span_id`.
  */
 export function createRootLogger(config: Pick<AppConfig, 'logLevel' | 'logFormat'>, destination: Writable = process.stdout): Logger {
   const stream =
@@ -50,7 +51,7 @@ export function createRootLogger(config: Pick<AppConfig, 'logLevel' | 'logFormat
       hooks: { streamWrite: scrubSecrets },
       mixin: () => {
         const requestId = currentRequestId();
-        return requestId ? { requestId } : {};
+        return { ...(requestId ? { requestId } : {}), ...traceFields() };
       },
     },
     stream,

@@ -1,4 +1,5 @@
 import { Counter, Histogram, register } from 'prom-client';
+import { inSpan } from '../tracing/trace-context.js';
 
 // In prom-client's process-wide registry, created once (several apps may run in one test process).
 const commands =
@@ -14,26 +15,41 @@ const duration =
   });
 
 /**
- * Counts each execution of a command handler by outcome, and times it: put on `execute`. `outcome` names
+ * Counts each execution of a command handler by outcome, times it, and traces it: put on `execute`. `outcome` names
  * a successful result ('ok' unless told otherwise); an error counts under its name. (@nestjs/cqrs has no
  * interceptors for commands, and a handler is where the command's outcome is known.)
  */
 export function Measured<R>(outcome: (result: R) => string = () => 'ok'): MethodDecorator {
   return (_target, _key, descriptor: PropertyDescriptor) => {
     const execute = descriptor.value as (command: object) => Promise<R>;
-    descriptor.value = async function (this: unknown, command: object): Promise<R> {
+    descriptor.value = function (this: unknown, command: object): Promise<R> {
       const labels = { command: command.constructor.name };
-      const stop = duration.startTimer(labels);
-      try {
-        const result = await execute.call(this, command);
-        commands.inc({ ...labels, outcome: outcome(result) });
-        return result;
-      } catch (error) {
-        commands.inc({ ...labels, outcome: (error as Error)?.name ?? 'Error' });
-        throw error;
-      } finally {
-        stop();
-      }
+      // A span per command, around its unit of work: its SQL spans are its children.
+      return inSpan(`command ${labels.command}`, { attributes: () => spanAttributes(command) }, async (span) => {
+        const stop = duration.startTimer(labels);
+        try {
+          const result = await execute.call(this, command);
+          const named = outcome(result);
+          commands.inc({ ...labels, outcome: named });
+          span.setAttribute('allocation.outcome', named);
+          return result;
+        } catch (error) {
+          commands.inc({ ...labels, outcome: (error as Error)?.name ?? 'Error' });
+          throw error;
+        } finally {
+          stop();
+        }
+      });
     };
   };
+}
+
+/** The command's identifying fields (`sku`, `orderid`, `ref`), never more: a span is no place for a payload. */
+function spanAttributes(command: object): Record<string, string> {
+  const attributes: Record<string, string> = { 'allocation.command': command.constructor.name };
+  for (const field of ['sku', 'orderid', 'ref'] as const) {
+    const value = (command as Record<string, unknown>)[field];
+    if (typeof value === 'string') attributes[`allocation.${field}`] = value;
+  }
+  return attributes;
 }

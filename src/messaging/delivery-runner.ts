@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { bulkhead } from 'cockatiel';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { contextOf, inSpan, SpanKind, SpanStatusCode, startSpan } from '../tracing/trace-context.js';
 import type { Delivered, DeliveryResult, Envelope, Event, StoredEvent } from './event.js';
 import type { EventHandler } from './event-handler.js';
 import { HandlerRegistry } from './handler-registry.js';
@@ -104,7 +105,9 @@ export class DeliveryRunner {
     const name = handler.handlerName;
     const together = events.length > 1 && handler.applyAll !== undefined;
     try {
-      await this.slots.execute(() => (together ? handler.applyAll!(events) : handler.apply(events[0], events[0].envelope)));
+      await this.slots.execute(() =>
+        traceDelivery(name, events, 1, () => (together ? handler.applyAll!(events) : handler.apply(events[0], events[0].envelope))),
+      );
     } catch (error) {
       // A batch that failed is tried one event at a time, so that one bad event fails alone.
       if (together) {
@@ -139,7 +142,7 @@ export class DeliveryRunner {
     const attempts = row.attempts + 1;
     try {
       if (!handler) throw new Error(`no handler named ${row.handler} in this version`);
-      await this.slots.execute(() => handler.apply(event, envelope));
+      await this.slots.execute(() => traceDelivery(row.handler, [{ name: event.name, envelope }], attempts, () => handler.apply(event, envelope)));
     } catch (error) {
       this.failed(row.handler, event, attempts, error);
       try {
@@ -204,6 +207,39 @@ interface Queued<E extends Event> {
  */
 function isPermanent(error: unknown): boolean {
   return (error as { retryable?: unknown })?.retryable === false;
+}
+
+/**
+ * One span per delivery of an event to a handler, in the trace of the work that recorded the event (its
+ * stored traceparent): so a delivery made later, by a retry or by another instance's relay, joins the
+ * request's trace. Handlers given several events at once run under the first one's span; each of the others
+ * has its own span, in its own trace, for the same time.
+ */
+function traceDelivery<T>(handler: string, events: readonly { name: string; envelope: Envelope }[], attempt: number, work: () => Promise<T>): Promise<T> {
+  const options = (event: { name: string; envelope: Envelope }) => ({
+    kind: SpanKind.CONSUMER,
+    parent: contextOf(event.envelope.traceparent),
+    attributes: () => ({
+      'messaging.system': 'outbox',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': event.name,
+      'messaging.message.id': event.envelope.eventId,
+      'allocation.handler': handler,
+      'allocation.attempt': attempt,
+    }),
+  });
+  const name = (event: { name: string }) => `deliver ${event.name} to ${handler}`;
+  const others = events.slice(1).map((event) => startSpan(name(event), options(event)));
+  return inSpan(name(events[0]), options(events[0]), async () => {
+    try {
+      return await work();
+    } catch (error) {
+      for (const other of others) other.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+      throw error;
+    } finally {
+      for (const other of others) other.end();
+    }
+  });
 }
 
 /** The event's own data, for a log line (not the envelope and tally a delivered copy carries). */

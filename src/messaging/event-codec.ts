@@ -7,6 +7,7 @@ export interface OutboxRow {
   name: string;
   payload: Record<string, unknown>;
   request_id: string | null;
+  traceparent: string | null;
 }
 
 /** An event's columns in the outbox: its name, its SKU (rows are distributed by it) and its data. */
@@ -24,6 +25,6 @@ export function storedEventFromRow(row: OutboxRow, classOf: (name: string) => Ev
   const type = classOf(row.name);
   if (!type) throw new Error(`unknown event type ${row.name}`);
   const event = Object.assign(Object.create(type.prototype as object) as Event, row.payload);
-  const envelope: Envelope = { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined };
+  const envelope: Envelope = { outboxId: String(row.id), eventId: row.event_id, requestId: row.request_id ?? undefined, traceparent: row.traceparent ?? undefined };
   return { event, envelope };
 }

@@ -9,11 +9,16 @@ export interface Event {
 /** An event class, as @EventsHandler names it and as the outbox rebuilds instances of it. */
 export type EventClass<E extends Event = Event> = new (...args: never[]) => E;
 
-/** Where a stored event came from: its outbox row, its id (handlers key their idempotency on it), its request. */
-export interface Envelope {
+/** The work that recorded an event: its request id, and its trace context (W3C traceparent) when traced. */
+export interface Origin {
+  readonly requestId?: string;
+  readonly traceparent?: string;
+}
+
+/** Where a stored event came from: its outbox row, its id (handlers key their idempotency on it), its origin. */
+export interface Envelope extends Origin {
   readonly outboxId: string;
   readonly eventId: string;
-  readonly requestId?: string;
 }
 
 /** An event as committed to the outbox: the fact and its envelope, side by side. */

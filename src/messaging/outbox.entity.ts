@@ -30,6 +30,10 @@ export class OutboxEntity {
   @Column({ name: 'request_id', type: 'varchar', length: 200, nullable: true })
   requestId: string | null;
 
+  /** The W3C trace context of the work that recorded the event; null when not traced. */
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  traceparent: string | null;
+
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository, type SelectQueryBuilder } from 'typeorm';
-import type { Event, StoredEvent } from './event.js';
+import type { Event, Origin, StoredEvent } from './event.js';
 import { encodeEvent, type OutboxRow } from './event-codec.js';
 import { type DeliveryHistoryEntry, EventDeliveryEntity } from './event-delivery.entity.js';
 
@@ -25,7 +25,7 @@ export class OutboxRows {
 
   constructor(
     readonly events: readonly Event[],
-    readonly requestId: string | undefined,
+    readonly origin: Origin,
   ) {
     const encoded = events.map(encodeEvent);
     this.eventIds = events.map(() => randomUUID());
@@ -36,7 +36,7 @@ export class OutboxRows {
 
   /** The events with their envelopes, given the outbox ids the INSERT returned (in order). */
   stored(ids: readonly (string | number)[]): StoredEvent[] {
-    return this.events.map((event, i) => ({ event, envelope: { outboxId: String(ids[i]), eventId: this.eventIds[i], requestId: this.requestId } }));
+    return this.events.map((event, i) => ({ event, envelope: { outboxId: String(ids[i]), eventId: this.eventIds[i], ...this.origin } }));
   }
 }
 
@@ -46,9 +46,12 @@ export class OutboxRows {
  * id and the lease; `where`, a condition (that the version check passed). Rows start leased to this
  * instance, which dispatches them right after the commit; a relay takes them only if the lease runs out.
  */
-export function outboxInsert($: { eventIds: string; names: string; skus: string; payloads: string; requestId: string; leaseMs: string }, where = 'true'): string {
-  return `INSERT INTO outbox (event_id, name, sku, payload, request_id, claimed_until)
-       SELECT e.event_id, e.name, e.sku, e.payload, ${$.requestId}::varchar, now() + make_interval(secs => ${$.leaseMs}::double precision / 1000)
+export function outboxInsert(
+  $: { eventIds: string; names: string; skus: string; payloads: string; requestId: string; traceparent: string; leaseMs: string },
+  where = 'true',
+): string {
+  return `INSERT INTO outbox (event_id, name, sku, payload, request_id, traceparent, claimed_until)
+       SELECT e.event_id, e.name, e.sku, e.payload, ${$.requestId}::varchar, ${$.traceparent}::varchar, now() + make_interval(secs => ${$.leaseMs}::double precision / 1000)
          FROM unnest(${$.eventIds}::uuid[], ${$.names}::varchar[], ${$.skus}::varchar[], ${$.payloads}::jsonb[])
               WITH ORDINALITY AS e(event_id, name, sku, payload, n)
         WHERE ${where}
@@ -134,10 +137,18 @@ export class OutboxStore {
   }
 
   /** Appends events on their own (messages received from other systems, into the inbox). */
-  async append(events: readonly Event[], requestId: string | undefined, leaseMs: number): Promise<StoredEvent[]> {
-    const rows = new OutboxRows(events, requestId);
-    const sql = outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', leaseMs: '$6' });
-    const inserted: { id: string }[] = await this.dataSource.query(sql, [rows.eventIds, rows.names, rows.skus, rows.payloads, requestId ?? null, leaseMs]);
+  async append(events: readonly Event[], origin: Origin, leaseMs: number): Promise<StoredEvent[]> {
+    const rows = new OutboxRows(events, origin);
+    const sql = outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', traceparent: '$6', leaseMs: '$7' });
+    const inserted: { id: string }[] = await this.dataSource.query(sql, [
+      rows.eventIds,
+      rows.names,
+      rows.skus,
+      rows.payloads,
+      origin.requestId ?? null,
+      origin.traceparent ?? null,
+      leaseMs,
+    ]);
     return rows.stored(inserted.map((r) => r.id));
   }
 
@@ -163,7 +174,7 @@ export class OutboxStore {
         WHERE o.id IN (SELECT id FROM outbox
                         WHERE dispatched_at IS NULL AND claimed_until <= now()
                         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-       RETURNING o.id, o.event_id, o.name, o.payload, o.request_id`,
+       RETURNING o.id, o.event_id, o.name, o.payload, o.request_id, o.traceparent`,
       [limit, leaseMs],
     ).then(([rows]: [OutboxRow[]]) => rows.sort((a, b) => Number(a.id) - Number(b.id)));
   }
@@ -213,7 +224,7 @@ export class OutboxStore {
                           WHERE status = 'retrying' AND next_attempt_at <= now() AND claimed_until <= now()
                           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING d.id, d.outbox_id, d.handler, d.attempts)
-       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id
+       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id, o.traceparent
          FROM claimed c JOIN outbox o ON o.id = c.outbox_id`,
       [limit, leaseMs],
     );
@@ -226,7 +237,7 @@ export class OutboxStore {
          UPDATE event_deliveries SET claimed_until = now() + make_interval(secs => $2::double precision / 1000)
           WHERE id = $1 AND status = 'dead' AND claimed_until <= now()
          RETURNING id, outbox_id, handler, attempts)
-       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id
+       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id, o.traceparent
          FROM claimed c JOIN outbox o ON o.id = c.outbox_id`,
       [id, leaseMs],
     );
@@ -297,7 +308,7 @@ export class OutboxStore {
                         WHERE d.status = 'dead' AND d.claimed_until <= now() AND d.id > $2::bigint ${sql}
                         ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED)
          RETURNING id, outbox_id, handler, attempts)
-       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id
+       SELECT c.id AS delivery_id, c.handler, c.attempts, o.id, o.event_id, o.name, o.payload, o.request_id, o.traceparent
          FROM claimed c JOIN outbox o ON o.id = c.outbox_id ORDER BY c.id`,
       [leaseMs, afterId, limit, ...params],
     );

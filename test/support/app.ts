@@ -14,7 +14,20 @@ export interface TestApp {
 export async function startTestApp(env: Record<string, string | undefined> = {}, logger?: Logger): Promise<TestApp> {
   const app = await createApp(testConfig(env), logger);
   const server = app.getHttpServer();
-  return { app, http: request(server), close: () => app.close() };
+  return { app, http: request(server), close: () => closeWatched(app) };
+}
+
+/** Closes the app; a close that takes long says what is still open, so that a hung teardown can be told apart. */
+async function closeWatched(app: INestApplication): Promise<void> {
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`app.close() still running after 10 s; open: ${JSON.stringify(process.getActiveResourcesInfo())}\n`);
+  }, 10_000);
+  watchdog.unref();
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(watchdog);
+  }
 }
 
 /**

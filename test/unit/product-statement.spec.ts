@@ -3,7 +3,8 @@ import { Batch, OrderLine, OutOfStock, Product } from '../../src/allocation/doma
 import { productState, productStatement } from '../../src/allocation/persistence/product-statement.js';
 import { OutboxRows } from '../../src/messaging/outbox.store.js';
 
-const rows = (product: Product) => new OutboxRows(product.events.splice(0), 'req-1');
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const rows = (product: Product) => new OutboxRows(product.events.splice(0), { requestId: 'req-1', traceparent: TRACEPARENT });
 
 function productWithLines(lines: number): Product {
   const batch = new Batch('full', 'SKU', lines, null, Array.from({ length: lines }, (_, i) => new OrderLine(`o${i}`, 'SKU', 1)));
@@ -23,7 +24,7 @@ describe('productStatement: one statement per saved product, from its state befo
     expect(product.events).toEqual([new OutOfStock('SKU')]);
     const statement = productStatement(before, productState(product), rows(product), 1000)!;
     expect(statement.text).not.toMatch(/products|batches|allocations/);
-    expect(statement.values).toEqual([[expect.any(String)], ['OutOfStock'], ['SKU'], ['{"sku":"SKU"}'], 'req-1', 1000]);
+    expect(statement.values).toEqual([[expect.any(String)], ['OutOfStock'], ['SKU'], ['{"sku":"SKU"}'], 'req-1', TRACEPARENT, 1000]);
   });
 
   it('checks the version read, and writes the new line, the counter and the event, and nothing else', () => {
@@ -34,7 +35,7 @@ describe('productStatement: one statement per saved product, from its state befo
     expect(text).toMatch(/UPDATE products SET version = \$2::int WHERE sku = \$1::varchar AND version = \$3::int/);
     expect(text).not.toMatch(/new_batches|removed_lines/);
     expect(values.slice(0, 9)).toEqual(['SKU', 8, 7, 100, 5, 'room', ['o-new'], [5], ['room']]);
-    expect(values.slice(9)).toEqual([[expect.any(String)], ['Allocated'], ['SKU'], [expect.stringContaining('"orderid":"o-new"')], 'req-1', 1000]);
+    expect(values.slice(9)).toEqual([[expect.any(String)], ['Allocated'], ['SKU'], [expect.stringContaining('"orderid":"o-new"')], 'req-1', TRACEPARENT, 1000]);
   });
 
   it('inserts a new product, with no version to check', () => {

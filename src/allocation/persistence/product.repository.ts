@@ -1,7 +1,7 @@
 import type { QueryRunner } from 'typeorm';
 import { ConcurrencyConflict } from '../../database/database-errors.js';
 import { preparedQuery } from '../../database/prepared.js';
-import type { StoredEvent } from '../../messaging/event.js';
+import type { Origin, StoredEvent } from '../../messaging/event.js';
 import { OutboxRows } from '../../messaging/outbox.store.js';
 import { Batch, OrderLine, Product } from '../domain/index.js';
 import { productState, productStatement, type ProductState } from './product-statement.js';
@@ -57,7 +57,8 @@ const LOCK_BY_SKU = 'SELECT 1 FROM products WHERE sku = $1 FOR UPDATE';
 const LOCK_BY_BATCH = 'SELECT 1 FROM products p JOIN batches b ON b.sku = p.sku WHERE b.reference = $1 FOR UPDATE OF p';
 
 export interface SaveOptions {
-  requestId: string | undefined;
+  /** The request and trace that recorded the events. */
+  origin: Origin;
   leaseMs: number;
 }
 
@@ -109,7 +110,7 @@ export class TypeOrmProductRepository implements ProductRepository {
   async save(options: SaveOptions): Promise<StoredEvent[]> {
     const stored: StoredEvent[] = [];
     for (const [product, before] of this.loaded) {
-      const events = new OutboxRows(product.events.splice(0), options.requestId);
+      const events = new OutboxRows(product.events.splice(0), options.origin);
       const statement = productStatement(before, productState(product), events, options.leaseMs);
       if (!statement) continue;
       const [row] = await preparedQuery<{ ok: number; outbox_ids: string[] | null }>(this.runner, statement.text, statement.values);

@@ -6,6 +6,7 @@ import { asTemporarilyUnavailable, isConflict } from '../../database/database-er
 import { currentRequestId } from '../../logging/request-context.js';
 import type { StoredEvent } from '../../messaging/event.js';
 import { EventPublisher } from '../../messaging/event-publisher.js';
+import { currentTraceparent } from '../../tracing/trace-context.js';
 import { type ReadMode, TypeOrmProductRepository } from './product.repository.js';
 import { type ProductRepository, UnitOfWork } from './unit-of-work.js';
 
@@ -52,7 +53,7 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
       if (mode === 'locking') await runner.startTransaction();
       const products = new TypeOrmProductRepository(runner, mode);
       const result = await work(products);
-      const events = await products.save({ requestId: currentRequestId(), leaseMs: this.config.outboxLeaseMs });
+      const events = await products.save({ origin: { requestId: currentRequestId(), traceparent: currentTraceparent() }, leaseMs: this.config.outboxLeaseMs });
       if (runner.isTransactionActive) await runner.commitTransaction();
       return { result, events };
     } catch (error) {
