@@ -3,7 +3,7 @@
  * with autocannon over loopback, prints a table, writes bench/results.json, and stops everything.
  *
  * BENCH_DURATION (seconds per run, default 15), BENCH_REPEAT (default 3), BENCH_SCENARIOS (a comma-separated
- * subset of many,hot,growth,pgbench,big-shrink,streams; default all), WEB_CONCURRENCY (workers of the service)
+ * subset of many,hot,growth,history,pgbench,big-shrink,streams; default all), WEB_CONCURRENCY (workers of the service)
  * and DATABASE_URL (a server to create the bench database on; default: embedded) adjust it. The streams
  * scenario needs REDIS_URL (it is skipped, saying so, without it); the other scenarios run without Redis.
  */
@@ -22,8 +22,11 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const SKUS = 1000;
 const AMPLE = 1_000_000_000;
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'many,hot,growth,pgbench,big-shrink,streams').split(',').map((s) => s.trim()));
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'many,hot,growth,history,pgbench,big-shrink,streams').split(',').map((s) => s.trim()));
 const BIG_LINES = 50_000;
+/** The batch-history SKU: this many batches, of which HISTORY_WITH_STOCK still have stock. */
+const HISTORY_BATCHES = 10_000;
+const HISTORY_WITH_STOCK = 10;
 
 interface Run {
   rps: number;
@@ -78,6 +81,8 @@ async function main(): Promise<void> {
       log(`growth, ${prior} prior allocations: p50 ${growth[prior].toFixed(3)} ms`);
     }
 
+    const history = SCENARIOS.has('history') ? await batchHistory(service.port) : undefined;
+
     const bigShrink = SCENARIOS.has('big-shrink') ? await shrinkBigBatch(service.port, client) : undefined;
     const ceiling = SCENARIOS.has('pgbench') ? await pgbenchCeiling(dbUrl) : null;
     const rssMb = service.peakRssMb();
@@ -96,6 +101,7 @@ async function main(): Promise<void> {
       hotSku: hot ? { ...hot, overAllocatedBatches: overAllocated } : undefined,
       growthP50Ms: growth,
       growthRatio10000to10: growth[10000] / growth[10],
+      history,
       bigShrink,
       pgbenchTps: ceiling,
       ratioToPgbench: ceiling && manySkus[16] ? manySkus[16].rps / ceiling : null,
@@ -233,6 +239,23 @@ async function seed(client: pg.Client): Promise<void> {
       [sku, n],
     );
     await client.query(`UPDATE batches SET allocated_quantity = $2::int WHERE reference = $1::varchar || '-warehouse'`, [sku, n]);
+  }
+  if (SCENARIOS.has('history')) {
+    // Two SKUs: one with 2 batches; one with a long history, HISTORY_BATCHES batches of which all but
+    // HISTORY_WITH_STOCK are used up (each holding an old order's line) and would be preferred if they had room.
+    await client.query(`INSERT INTO products (sku, version) VALUES ('bench-history-2', 2), ('bench-history-${HISTORY_BATCHES}', 2)`);
+    await client.query(
+      `INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
+       VALUES ('bench-history-2-a', 'bench-history-2', $1::int, 0, DATE '2030-01-01'), ('bench-history-2-b', 'bench-history-2', $1::int, 0, DATE '2030-02-01')
+       UNION ALL SELECT 'bench-history-old-' || i, 'bench-history-${HISTORY_BATCHES}', 1, 1, DATE '2020-01-01' + i FROM generate_series(1, $2::int) i
+       UNION ALL SELECT 'bench-history-stock-' || i, 'bench-history-${HISTORY_BATCHES}', $1::int, 0, DATE '2030-01-01' + i FROM generate_series(1, $3::int) i`,
+      [AMPLE, HISTORY_BATCHES - HISTORY_WITH_STOCK, HISTORY_WITH_STOCK],
+    );
+    await client.query(
+      `INSERT INTO allocations (orderid, sku, qty, batch_reference)
+       SELECT 'history-old-' || i, 'bench-history-${HISTORY_BATCHES}', 1, 'bench-history-old-' || i FROM generate_series(1, $1::int) i`,
+      [HISTORY_BATCHES - HISTORY_WITH_STOCK],
+    );
   }
   if (SCENARIOS.has('big-shrink')) {
     // One batch holding 50,000 lines, and another with room for all of them.
@@ -395,25 +418,65 @@ async function load(port: number, connections: number, sku: () => string, tag: s
 }
 
 /** p50 latency (ms, microsecond resolution) of one client allocating `count` lines one after another. */
-async function sequentialP50(port: number, sku: string, tag: string, count: number): Promise<number> {
+function sequentialP50(port: number, sku: string, tag: string, count: number): Promise<number> {
+  return sequentialRequestsP50(port, '/allocate', (i) => ({ orderid: `${tag}-${i}`, sku, qty: 1 }), 202, count);
+}
+
+/** p50 latency (ms) of one client sending `count` requests to `route` one after another, each answered `status`. */
+async function sequentialRequestsP50(port: number, route: string, body: ((i: number) => unknown) | undefined, status: number, count: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const post = (body: string) =>
+  const send = (payload: string) =>
     new Promise<number>((resolve, reject) => {
       const started = process.hrtime.bigint();
       const req = http.request(
-        { host: '127.0.0.1', port, path: '/allocate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { host: '127.0.0.1', port, path: route, method: body === undefined ? 'GET' : 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
         (res) => {
           res.resume();
-          res.on('end', () => (res.statusCode === 202 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`status ${res.statusCode}`))));
+          res.on('end', () => (res.statusCode === status ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`status ${res.statusCode}`))));
         },
       );
       req.on('error', reject);
-      req.end(body);
+      req.end(payload);
     });
   const latencies: number[] = [];
-  for (let i = 0; i < count; i++) latencies.push(await post(JSON.stringify({ orderid: `${tag}-${i}`, sku, qty: 1 })));
+  for (let i = 0; i < count; i++) latencies.push(await send(body === undefined ? '' : JSON.stringify(body(i))));
   agent.destroy();
   return median(latencies);
+}
+
+interface BatchHistory {
+  allocateP50Ms: { twoBatches: number; history: number; ratio: number };
+  changeQuantityP50Ms: { twoBatches: number; history: number; ratio: number };
+  /** GET /products/{sku}, which answers every batch. */
+  productViewP50Ms: { twoBatches: number; history: number; ratio: number };
+}
+
+/**
+ * One client, one request at a time (p50 of each run, median of the runs): allocations and quantity changes
+ * of a batch with stock, on a SKU with 2 batches and on a SKU with HISTORY_BATCHES batches, alternating
+ * runs so that both see the same machine.
+ */
+async function batchHistory(port: number): Promise<BatchHistory> {
+  const skus = { twoBatches: 'bench-history-2', history: `bench-history-${HISTORY_BATCHES}` };
+  const batchWithStock = { twoBatches: 'bench-history-2-a', history: 'bench-history-stock-1' };
+  const allocate: Record<keyof typeof skus, number[]> = { twoBatches: [], history: [] };
+  const change: Record<keyof typeof skus, number[]> = { twoBatches: [], history: [] };
+  const view: Record<keyof typeof skus, number[]> = { twoBatches: [], history: [] };
+  for (let run = 0; run < REPEAT; run++) {
+    for (const which of ['twoBatches', 'history'] as const) {
+      allocate[which].push(await sequentialRequestsP50(port, '/allocate', (i) => ({ orderid: `hist-${which}-${run}-${i}`, sku: skus[which], qty: 1 }), 202, 500));
+      // Two quantities in turn, both far above what is allocated: nothing is deallocated.
+      change[which].push(await sequentialRequestsP50(port, '/change_batch_quantity', (i) => ({ ref: batchWithStock[which], qty: AMPLE - (i % 2) }), 200, 500));
+      view[which].push(await sequentialRequestsP50(port, `/products/${skus[which]}`, undefined, 200, 20));
+    }
+    log(`batch history, run ${run + 1}: allocate p50 ${allocate.twoBatches.at(-1)!.toFixed(2)} ms (2 batches) / ${allocate.history.at(-1)!.toFixed(2)} ms (${HISTORY_BATCHES.toLocaleString('en')}); change_batch_quantity ${change.twoBatches.at(-1)!.toFixed(2)} / ${change.history.at(-1)!.toFixed(2)} ms`);
+  }
+  const figures = (xs: Record<keyof typeof skus, number[]>) => {
+    const two = median(xs.twoBatches);
+    const many = median(xs.history);
+    return { twoBatches: two, history: many, ratio: many / two };
+  };
+  return { allocateP50Ms: figures(allocate), changeQuantityP50Ms: figures(change), productViewP50Ms: figures(view) };
 }
 
 async function overAllocatedBatches(client: pg.Client): Promise<number> {
@@ -473,6 +536,7 @@ function printTable(r: {
   hotSku?: Run & { overAllocatedBatches: number };
   growthP50Ms: Record<string, number>;
   growthRatio10000to10: number;
+  history?: BatchHistory;
   bigShrink?: BigShrink;
   streams?: Streams;
   pgbenchTps: number | null;
@@ -500,6 +564,14 @@ function printTable(r: {
   if (r.growthP50Ms[10] !== undefined) {
     const g = (n: number) => r.growthP50Ms[n].toFixed(2);
     console.log(`| growth: p50 at 10 / 1,000 / 10,000 prior allocations (1 client) | ${g(10)} / ${g(1000)} / ${g(10000)} ms (x${r.growthRatio10000to10.toFixed(2)}) |`);
+  }
+  if (r.history) {
+    const h = r.history;
+    const row = (what: string, f: BatchHistory['allocateP50Ms']) =>
+      console.log(`| batch history: ${what} p50, 2 batches / ${HISTORY_BATCHES.toLocaleString('en')} batches (${HISTORY_WITH_STOCK} with stock), 1 client | ${f.twoBatches.toFixed(2)} / ${f.history.toFixed(2)} ms (x${f.ratio.toFixed(2)}; target x1.3 at most) |`);
+    row('allocate', h.allocateP50Ms);
+    row('change_batch_quantity', h.changeQuantityP50Ms);
+    console.log(`| batch history: GET /products/{sku} p50 (every batch), 2 / ${HISTORY_BATCHES.toLocaleString('en')} batches | ${h.productViewP50Ms.twoBatches.toFixed(2)} / ${h.productViewP50Ms.history.toFixed(2)} ms |`);
   }
   if (r.bigShrink) {
     const b = r.bigShrink;

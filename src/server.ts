@@ -44,6 +44,7 @@ export async function serve(tracing: Tracing | undefined): Promise<void> {
     log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
     await app?.close().catch(() => undefined);
     await embedded?.stop();
+    await flushTraces(tracing, log);
     process.exit(1);
   }
   log.info(`listening on http://localhost:${config.port} (Swagger UI at /docs)`);
@@ -66,7 +67,7 @@ export async function serve(tracing: Tracing | undefined): Promise<void> {
       await closeHttpServer(app!.getHttpServer() as Server, config.shutdownGraceMs);
       await app!.close();
       await embedded?.stop();
-      await tracing?.shutdown().catch((error: Error) => log.warn(`tracing: ${error.message}`)); // the last spans
+      await flushTraces(tracing, log);
       log.info(`stopped after ${Date.now() - started} ms`);
       process.exit(0);
     } catch (error) {
@@ -76,4 +77,14 @@ export async function serve(tracing: Tracing | undefined): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Sends the last spans, waiting at most 5 s: a collector that does not answer must not hold up a stop. */
+async function flushTraces(tracing: Tracing | undefined, log: { warn(message: string): void }): Promise<void> {
+  if (!tracing) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer from the collector in 5 s'), 5000)));
+  const problem = await Promise.race([tracing.shutdown().then(() => undefined, (error: Error) => error.message), late]);
+  clearTimeout(timer);
+  if (problem) log.warn(`tracing: the last spans may be lost (${problem})`);
 }

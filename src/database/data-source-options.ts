@@ -14,6 +14,7 @@ import { DropAllocationsView1764000000004 } from './migrations/1764000000004-dro
 import { StreamLatestEntries1764000000005 } from './migrations/1764000000005-stream-latest-entries.js';
 import { DeadLetterHistory1764000000006 } from './migrations/1764000000006-dead-letter-history.js';
 import { OutboxTraceparent1764000000007 } from './migrations/1764000000007-outbox-traceparent.js';
+import { BatchesWithRoom1764000000008 } from './migrations/1764000000008-batches-with-room.js';
 
 // ESM: entities and migrations are listed as classes, not globs. The entities describe the schema the
 // migrations build, exactly (test/integration/schema.spec.ts): a change to one needs the other.
@@ -35,6 +36,7 @@ export const migrations = [
   StreamLatestEntries1764000000005,
   DeadLetterHistory1764000000006,
   OutboxTraceparent1764000000007,
+  BatchesWithRoom1764000000008,
 ];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {

@@ -7,6 +7,7 @@ import { EventHandler } from '../messaging/event-handler.js';
 import { Metrics } from '../messaging/metrics.js';
 import { OutboxDispatcher } from '../messaging/outbox.dispatcher.js';
 import { OutboxStore } from '../messaging/outbox.store.js';
+import { contextOf, currentTraceparent, inSpan, SpanKind } from '../tracing/trace-context.js';
 import { parseChangeBatchQuantity } from './change-batch-quantity.message.js';
 import { ExternalMessageReceived } from './external-message-received.js';
 import { LeaderLock } from './leader-lock.js';
@@ -93,7 +94,12 @@ export class ChangeBatchQuantityConsumer extends EventHandler<ExternalMessageRec
   private async receive(data: string): Promise<void> {
     let stored;
     try {
-      stored = await this.store.append([new ExternalMessageReceived(CHANGE_BATCH_QUANTITY, data)], {}, this.config.outboxLeaseMs);
+      // A message carries no trace context: its receipt starts a trace, which its delivery joins.
+      stored = await inSpan(
+        `receive ${CHANGE_BATCH_QUANTITY}`,
+        { kind: SpanKind.CONSUMER, parent: contextOf(undefined), attributes: () => ({ 'messaging.system': 'redis', 'messaging.operation.type': 'receive', 'messaging.destination.name': CHANGE_BATCH_QUANTITY }) },
+        () => this.store.append([new ExternalMessageReceived(CHANGE_BATCH_QUANTITY, data)], { traceparent: currentTraceparent() }, this.config.outboxLeaseMs),
+      );
     } catch (error) {
       // Pub/sub cannot redeliver: say loudly what was lost.
       this.metrics.inbound.inc({ channel: CHANGE_BATCH_QUANTITY, outcome: 'lost' });

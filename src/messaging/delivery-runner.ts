@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { bulkhead } from 'cockatiel';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { contextOf, inSpan, SpanKind, SpanStatusCode, startSpan } from '../tracing/trace-context.js';
+import { activeSpanContext, contextOf, inSpan, markFailed, SpanKind, type SpanContext, startSpan } from '../tracing/trace-context.js';
 import type { Delivered, DeliveryResult, Envelope, Event, StoredEvent } from './event.js';
 import type { EventHandler } from './event-handler.js';
 import { HandlerRegistry } from './handler-registry.js';
@@ -104,19 +104,26 @@ export class DeliveryRunner {
   private async attempt<E extends Event>(handler: EventHandler<E>, events: Delivered<E>[]): Promise<void> {
     const name = handler.handlerName;
     const together = events.length > 1 && handler.applyAll !== undefined;
-    try {
-      await this.slots.execute(() =>
-        traceDelivery(name, events, 1, () => (together ? handler.applyAll!(events) : handler.apply(events[0], events[0].envelope))),
-      );
-    } catch (error) {
+    // The failure is logged and stored inside the delivery's span: its log lines and SQL belong to the trace.
+    const outcome = await this.slots.execute(() =>
+      traceDelivery(name, events, 1, async (fail) => {
+        try {
+          await (together ? handler.applyAll!(events) : handler.apply(events[0], events[0].envelope));
+          return 'delivered';
+        } catch (error) {
+          fail(error);
+          if (together) return 'batch failed';
+          events[0].tally.report(name, await this.recordFirstFailure(name, events[0], error));
+          return 'failed';
+        }
+      }),
+    );
+    if (outcome === 'batch failed') {
       // A batch that failed is tried one event at a time, so that one bad event fails alone.
-      if (together) {
-        for (const event of events) await this.attempt(handler, [event]);
-        return;
-      }
-      events[0].tally.report(name, await this.recordFirstFailure(name, events[0], error));
+      for (const event of events) await this.attempt(handler, [event]);
       return;
     }
+    if (outcome === 'failed') return;
     for (const event of events) {
       this.metrics.handled.inc({ event: event.name, handler: name });
       event.tally.report(name, 'delivered');
@@ -140,30 +147,43 @@ export class DeliveryRunner {
   private async retryOnce(row: DeliveryRow, event: Event, envelope: Envelope, options: { manual?: boolean }): Promise<boolean> {
     const handler = this.handlers.handler(row.handler);
     const attempts = row.attempts + 1;
-    try {
-      if (!handler) throw new Error(`no handler named ${row.handler} in this version`);
-      await this.slots.execute(() => traceDelivery(row.handler, [{ name: event.name, envelope }], attempts, () => handler.apply(event, envelope)));
-    } catch (error) {
-      this.failed(row.handler, event, attempts, error);
-      try {
-        // A manual retry that fails leaves the dead letter where it was.
-        const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
-        const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule, options.manual);
-        this.afterFailure(row.handler, event, outcome, options.manual);
-      } catch (storeError) {
-        this.logger.error({ msg: `could not record the failed retry of ${row.handler}; it is tried again after its lease`, error: describe(storeError) });
-      }
-      return false;
-    }
-    try {
-      await this.store.succeeded(row.delivery_id, options.manual);
-    } catch (storeError) {
-      // Delivered, but still listed as due: it will be delivered again (handlers are idempotent).
-      this.logger.error({ msg: `could not record the successful retry of ${row.handler}`, error: describe(storeError) });
-    }
-    this.metrics.handled.inc({ event: event.name, handler: row.handler });
-    this.logger.log({ msg: `${row.handler} delivered ${event.name} on attempt ${attempts}`, handler: row.handler, event: event.name });
-    return true;
+    // In the trace of the request that caused the event; an operator's retry also links to the operator's request.
+    const operator = options.manual ? activeSpanContext() : undefined;
+    return this.slots.execute(() =>
+      traceDelivery(
+        row.handler,
+        [{ name: event.name, envelope }],
+        attempts,
+        async (fail) => {
+          try {
+            if (!handler) throw new Error(`no handler named ${row.handler} in this version`);
+            await handler.apply(event, envelope);
+          } catch (error) {
+            fail(error);
+            this.failed(row.handler, event, attempts, error);
+            try {
+              // A manual retry that fails leaves the dead letter where it was.
+              const rule = this.rule(error, options.manual ? attempts : this.config.eventHandlerMaxAttempts);
+              const outcome = await this.store.failed(row.delivery_id, attempts, describe(error), rule, options.manual);
+              this.afterFailure(row.handler, event, outcome, options.manual);
+            } catch (storeError) {
+              this.logger.error({ msg: `could not record the failed retry of ${row.handler}; it is tried again after its lease`, error: describe(storeError) });
+            }
+            return false;
+          }
+          try {
+            await this.store.succeeded(row.delivery_id, options.manual);
+          } catch (storeError) {
+            // Delivered, but still listed as due: it will be delivered again (handlers are idempotent).
+            this.logger.error({ msg: `could not record the successful retry of ${row.handler}`, error: describe(storeError) });
+          }
+          this.metrics.handled.inc({ event: event.name, handler: row.handler });
+          this.logger.log({ msg: `${row.handler} delivered ${event.name} on attempt ${attempts}`, handler: row.handler, event: event.name });
+          return true;
+        },
+        operator,
+      ),
+    );
   }
 
   private rule(error: unknown, maxAttempts: number): RetryRule {
@@ -212,11 +232,19 @@ function isPermanent(error: unknown): boolean {
 /**
  * One span per delivery of an event to a handler, in the trace of the work that recorded the event (its
  * stored traceparent): so a delivery made later, by a retry or by another instance's relay, joins the
- * request's trace. Handlers given several events at once run under the first one's span; each of the others
- * has its own span, in its own trace, for the same time.
+ * request's trace. A handler given several events at once runs under the first one's span, which links to
+ * the others' spans: each of those is in its own event's trace, for the same time (what the handler then
+ * records, a Reallocate's Allocated events, belongs to the first one's trace). `work` marks them all
+ * failed with `fail`.
  */
-function traceDelivery<T>(handler: string, events: readonly { name: string; envelope: Envelope }[], attempt: number, work: () => Promise<T>): Promise<T> {
-  const options = (event: { name: string; envelope: Envelope }) => ({
+function traceDelivery<T>(
+  handler: string,
+  events: readonly { name: string; envelope: Envelope }[],
+  attempt: number,
+  work: (fail: (error: unknown) => void) => Promise<T>,
+  link?: SpanContext,
+): Promise<T> {
+  const options = (event: { name: string; envelope: Envelope }, links: () => SpanContext[] = () => []) => ({
     kind: SpanKind.CONSUMER,
     parent: contextOf(event.envelope.traceparent),
     attributes: () => ({
@@ -227,15 +255,15 @@ function traceDelivery<T>(handler: string, events: readonly { name: string; enve
       'allocation.handler': handler,
       'allocation.attempt': attempt,
     }),
+    links: () => [...links(), ...(link ? [link] : [])].map((context) => ({ context })),
   });
   const name = (event: { name: string }) => `deliver ${event.name} to ${handler}`;
   const others = events.slice(1).map((event) => startSpan(name(event), options(event)));
-  return inSpan(name(events[0]), options(events[0]), async () => {
+  return inSpan(name(events[0]), options(events[0], () => others.map((o) => o.spanContext())), async (span) => {
     try {
-      return await work();
-    } catch (error) {
-      for (const other of others) other.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-      throw error;
+      return await work((error) => {
+        for (const s of [span, ...others]) markFailed(s, error);
+      });
     } finally {
       for (const other of others) other.end();
     }

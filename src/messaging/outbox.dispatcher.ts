@@ -2,6 +2,7 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nes
 import { EventBus } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
+import { background } from '../tracing/trace-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { delivered, type StoredEvent } from './event.js';
 import { HandlerRegistry } from './handler-registry.js';
@@ -90,7 +91,7 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
 
   private renewWhileHolding(): void {
     if (this.renewTimer) return;
-    this.renewTimer = setInterval(() => {
+    this.renewTimer = background(() => setInterval(() => {
       if (this.held.size === 0) {
         clearInterval(this.renewTimer);
         this.renewTimer = undefined;
@@ -100,14 +101,15 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
         // Not lost: a relay may deliver those events a second time (handlers are idempotent).
         this.logger.warn({ msg: `could not renew the lease of ${this.held.size} events`, error: error.message });
       });
-    }, this.config.outboxLeaseMs / 2);
+    }, this.config.outboxLeaseMs / 2));
     this.renewTimer.unref();
   }
 
   private markDispatched(id: string): void {
     this.pendingMarks.push(id);
-    if (this.pendingMarks.length >= 500) void this.flush();
-    else this.flushTimer ??= setTimeout(() => void this.flush(), 5);
+    // Marks of many requests' events go in one statement: under none of them.
+    if (this.pendingMarks.length >= 500) void background(() => this.flush());
+    else this.flushTimer ??= background(() => setTimeout(() => void this.flush(), 5));
   }
 
   /** Writes the pending marks; resolves when every mark so far is written (or has failed). */

@@ -1,6 +1,7 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
+import { background } from '../tracing/trace-context.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { OutboxDispatcher } from './outbox.dispatcher.js';
 import type { StoredEvent } from './event.js';
@@ -60,12 +61,15 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     if (this.timer && this.nextRun <= due) return;
     if (this.timer) clearTimeout(this.timer);
     this.nextRun = due;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.runOnce()
-        .catch((error: Error) => this.logger.warn({ msg: 'relay pass failed', error: error.message }))
-        .finally(() => this.wakeIn(this.config.outboxPollMs));
-    }, delayMs);
+    // Woken by a delivery under some request: the pass must not run (and log, and query) under it.
+    this.timer = background(() =>
+      setTimeout(() => {
+        this.timer = undefined;
+        void this.runOnce()
+          .catch((error: Error) => this.logger.warn({ msg: 'relay pass failed', error: error.message }))
+          .finally(() => this.wakeIn(this.config.outboxPollMs));
+      }, delayMs),
+    );
     this.timer.unref();
   }
 

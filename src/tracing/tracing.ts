@@ -11,7 +11,7 @@ export interface Tracing {
 
 /** Tracing is on when an OTLP endpoint is configured (the standard variables), unless OTEL_SDK_DISABLED. */
 export function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) && env.OTEL_SDK_DISABLED !== 'true';
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) && env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true';
 }
 
 /**
@@ -21,9 +21,11 @@ export function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
  *
  * It must run before the application's modules are imported (main.ts imports them afterwards): Nest 12 is
  * ESM, and instrumentations see ES modules only through the loader hook registered here, for modules
- * imported after it. `spanProcessors` replaces the exporter (the tests collect spans in memory).
+ * imported after it. The SDK reads its settings from `process.env`. `spanProcessors` replaces the exporter
+ * (the tests collect spans in memory).
  */
-export async function startTracing(env: NodeJS.ProcessEnv = process.env, options: { spanProcessors?: SpanProcessor[] } = {}): Promise<Tracing | undefined> {
+export async function startTracing(options: { spanProcessors?: SpanProcessor[] } = {}): Promise<Tracing | undefined> {
+  const env = process.env;
   if (!options.spanProcessors && !tracingConfigured(env)) return undefined;
   const { createAddHookMessageChannel } = await import('import-in-the-middle');
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { newTraceparent, type SpanRecord, TracedService } from '../support/trace
 
 const SERVER = 1; // SpanKind
 const CONSUMER = 4;
+const ERROR = 2; // SpanStatusCode
 
 /** The spans of one trace, and a way to find one by name (it must be there, once). */
 function traceOf(spans: SpanRecord[], traceId: string) {
@@ -77,11 +79,51 @@ describe('tracing (OpenTelemetry, in-memory exporter, in a process started like 
       );
     });
     await service.closeApp('a');
-  });
+  }, 90_000);
+
+  it('keeps a failing delivery, its log lines and its retries in the trace, and the relay\'s own work out of it', async () => {
+    // SMTP that hangs up at once: every e-mail fails; the second attempt is the last.
+    const smtpDown = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => smtpDown.listen(0, '127.0.0.1', resolve));
+    try {
+      const http = await service.startApp('failing', {
+        SMTP_URL: `smtp://127.0.0.1:${(smtpDown.address() as AddressInfo).port}`,
+        EVENT_HANDLER_MAX_ATTEMPTS: '2',
+        EVENT_HANDLER_BACKOFF_MS: '50',
+        OUTBOX_POLL_MS: '50',
+      });
+      const sku = unique('TRACE-FAIL');
+      await http.post('/add_batch').send({ ref: unique('tb'), sku, qty: 1 }).expect(201);
+      const caller = newTraceparent();
+      await http.post('/allocate').set('traceparent', caller.traceparent).send({ orderid: unique('o'), sku, qty: 5 }).expect(409);
+
+      const trace = await eventually(async () => {
+        const t = traceOf(await service.spans(), caller.traceId);
+        const deliveries = t.spans.filter((s) => s.name === 'deliver OutOfStock to OutOfStockNotifier');
+        expect(deliveries.map((d) => [d.attributes['allocation.attempt'], d.status]).sort()).toEqual([[1, ERROR], [2, ERROR]]);
+        return t;
+      });
+      // The failures are logged in the trace, under their delivery's span.
+      const deliverySpans = new Set(trace.spans.filter((s) => s.name.startsWith('deliver')).map((s) => s.spanId));
+      await eventually(async () => {
+        const failures = service.logs.filter((l) => l.trace_id === caller.traceId && /OutOfStockNotifier (failed|gave up)/.test(String(l.msg)));
+        expect(failures.length).toBeGreaterThanOrEqual(3); // two failures, then the dead letter
+        expect(failures.every((l) => deliverySpans.has(String(l.span_id)))).toBe(true);
+      });
+      // Nothing of the relay's polling joined the trace: no span starts after its parent has ended, but the
+      // deliveries (which come after the commit by design).
+      const byId = new Map(trace.spans.map((s) => [s.spanId, s]));
+      const strays = trace.spans.filter((s) => !s.name.startsWith('deliver') && byId.has(s.parentSpanId!) && s.startMs > byId.get(s.parentSpanId!)!.endMs);
+      expect(strays.map((s) => s.name)).toEqual([]);
+      await service.closeApp('failing');
+    } finally {
+      smtpDown.close();
+    }
+  }, 90_000);
 
   it('joins the trace when the delivery is made by another instance\'s relay after a crash', async () => {
-    const lease = { OUTBOX_LEASE_MS: '300', OUTBOX_POLL_MS: '50' };
-    const doomed = await service.startApp('doomed', lease);
+    // The doomed instance's own relay never polls again: only the other instance can deliver.
+    const doomed = await service.startApp('doomed', { OUTBOX_LEASE_MS: '300', OUTBOX_POLL_MS: '600000' });
     await service.deadAfterCommit('doomed');
     const sku = unique('TRACE-CRASH');
     await doomed.post('/add_batch').send({ ref: unique('tb'), sku, qty: 1 }).expect(201);
@@ -90,7 +132,7 @@ describe('tracing (OpenTelemetry, in-memory exporter, in a process started like 
     await service.closeApp('doomed'); // it "died" after the commit: OutOfStock is in the outbox, undelivered
     expect(traceOf(await service.spans(), caller.traceId).spans.filter((s) => s.name.startsWith('deliver'))).toEqual([]);
 
-    await service.startApp('relay', lease);
+    await service.startApp('relay', { OUTBOX_LEASE_MS: '300', OUTBOX_POLL_MS: '50' });
     const trace = await eventually(async () => {
       const t = traceOf(await service.spans(), caller.traceId);
       t.one('deliver OutOfStock to OutOfStockNotifier');
@@ -98,7 +140,7 @@ describe('tracing (OpenTelemetry, in-memory exporter, in a process started like 
     });
     expect(trace.one('deliver OutOfStock to OutOfStockNotifier').parentSpanId).toBe(trace.one('command Allocate').spanId);
     await service.closeApp('relay');
-  });
+  }, 90_000);
 });
 
 describeWithRedis('tracing through Redis streams (traceparent out and in)', () => {
@@ -146,16 +188,23 @@ describeWithRedis('tracing through Redis streams (traceparent out and in)', () =
       expect(ours).toBeDefined();
       return ours!;
     });
-    const outbound = traceOf(await service.spans(), caller.traceId);
-    const publisher = outbound.one('deliver Allocated to LineAllocatedStreamPublisher');
-    expect(entry.traceparent).toBe(`00-${caller.traceId}-${publisher.spanId}-01`);
-    // The publication itself is a Redis span of the delivery.
-    expect(outbound.childrenOf(publisher).map((s) => s.name)).toContain('xadd');
+    // The publication itself is a Redis span of the delivery (which ends just after the entry is added).
+    await eventually(async () => {
+      const outbound = traceOf(await service.spans(), caller.traceId);
+      const publisher = outbound.one('deliver Allocated to LineAllocatedStreamPublisher');
+      expect(entry.traceparent).toBe(`00-${caller.traceId}-${publisher.spanId}-01`);
+      expect(outbound.childrenOf(publisher).map((s) => s.name)).toContain('xadd');
+    });
     await service.closeApp('r');
-  });
+  }, 90_000);
 });
 
 describe('tracing to a real OTLP endpoint (the service as npm start runs it)', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL'); // only if the test itself could not stop it
+  });
+
   it('exports its spans over OTLP/HTTP (protobuf, the default) when OTEL_EXPORTER_OTLP_ENDPOINT is set', async () => {
     // A tiny OTLP receiver: it keeps what is posted to /v1/traces, and answers as a collector does.
     const bodies: { path: string; type: string; body: Buffer }[] = [];
@@ -169,7 +218,7 @@ describe('tracing to a real OTLP endpoint (the service as npm start runs it)', (
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const port = await freePort();
-    const child = spawn(process.execPath, [path.resolve('dist', 'src', 'main.js')], {
+    const service = spawn(process.execPath, [path.resolve('dist', 'src', 'main.js')], {
       cwd: os.tmpdir(),
       env: {
         PATH: process.env.PATH ?? '',
@@ -181,9 +230,10 @@ describe('tracing to a real OTLP endpoint (the service as npm start runs it)', (
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    child = service;
     let output = '';
-    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    service.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => service.on('exit', resolve));
     try {
       const api = `http://127.0.0.1:${port}`;
       await eventually(async () => expect((await fetch(`${api}/health`)).status).toBe(200), 30_000);
@@ -206,9 +256,9 @@ describe('tracing to a real OTLP endpoint (the service as npm start runs it)', (
       // Its log lines name the trace.
       expect(output).toContain(`"trace_id":"${caller.traceId}"`);
     } finally {
-      child.kill('SIGTERM');
+      service.kill('SIGTERM');
       expect(await exited).toBe(0);
       receiver.close();
     }
-  });
+  }, 120_000);
 });

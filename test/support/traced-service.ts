@@ -10,7 +10,7 @@ import { startTracing } from '../../src/tracing/tracing.js';
 
 const exporter = new InMemorySpanExporter();
 const ms = ([seconds, nanos]: [number, number]) => seconds * 1e3 + nanos / 1e6;
-await startTracing(process.env, { spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+await startTracing({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
 // Only now: the application's modules must load after the hook.
 const { createApp } = await import('../../src/app.js');
 const { createRootLogger } = await import('../../src/logging/logger.js');

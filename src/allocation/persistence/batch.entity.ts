@@ -3,6 +3,8 @@ import { ProductEntity } from './product.entity.js';
 
 @Entity('batches')
 @Index('batches_sku_idx', ['sku'])
+// The batches an allocation can pick from (see product.repository.ts): few, however long the SKU's history.
+@Index('batches_with_room_idx', ['sku'], { where: 'purchased_quantity > allocated_quantity' })
 @Check('batches_purchased_quantity_check', 'purchased_quantity >= 0')
 // The last line of defence against over-allocation: no bug above can commit it.
 @Check('batches_allocation_fits', 'allocated_quantity BETWEEN 0 AND purchased_quantity')

@@ -30,25 +30,41 @@ interface Row {
 const COLUMNS = `p.sku, p.version, b.reference, b.purchased_quantity, b.allocated_quantity, to_char(b.eta, 'YYYY-MM-DD') AS eta, a.orderid, a.qty`;
 
 /**
- * A product with all its batches and their allocated counters, in one statement (one snapshot), plus only
- * the lines an operation needs: allocating loads this order's line (for retry-safety; reallocating, those
- * orders' lines) and never a batch's other lines, so it costs the same at 10 or 10,000 lines; shrinking loads every line of that one batch.
- * The line is looked up on its own (MATERIALIZED) by its key (orderid, sku): joined to the batches, a
- * cached plan may instead walk every line of a batch whose size it underestimated.
+ * A product is loaded with the part of it an operation can touch, never its whole history of batches (a
+ * SKU keeps every batch it ever had, most of them used up long ago). This part is enough because:
+ * - allocating (and reallocating) a line picks a batch that can take it: its available quantity is at least
+ *   the line's, which is at least 1, so a batch with no room cannot win; among those with room the choice
+ *   (no ETA first, then the earliest, then the reference) does not depend on which others are loaded;
+ * - a line already allocated (a retry, a cancel) is found in its own batch, loaded with it;
+ * - shrinking touches one batch (BY_BATCH): the lines it can no longer hold are reallocated afterwards by
+ *   their own Reallocate, which loads the batches with room;
+ * - adding a batch needs none: a duplicate reference is found by `batchExists` (references are unique
+ *   across SKUs), and the version check covers the product as a whole whatever part was loaded.
+ * test/unit/product.spec.ts checks that the domain decides the same on this part as on the whole.
+ *
+ * BY_SKU: the product, its batches with room (a partial index holds exactly those) and the batches of the
+ * given orders' lines, with those lines only, never a batch's other lines: it costs the same with 2 or
+ * 10,000 batches and 10 or 10,000 lines. The lines are looked up on their own (MATERIALIZED) by their key
+ * (orderid, sku): joined to the batches, a cached plan may instead walk every line of a batch whose size it
+ * underestimated.
  */
-const BY_SKU = `WITH line AS MATERIALIZED (SELECT batch_reference, orderid, qty FROM allocations WHERE orderid = ANY($2::varchar[]) AND sku = $1)
+const BY_SKU = `WITH line AS MATERIALIZED (SELECT batch_reference, orderid, qty FROM allocations WHERE orderid = ANY($2::varchar[]) AND sku = $1),
+batch AS (
+  SELECT reference, purchased_quantity, allocated_quantity, eta FROM batches WHERE sku = $1 AND purchased_quantity > allocated_quantity
+  UNION
+  SELECT reference, purchased_quantity, allocated_quantity, eta FROM batches WHERE reference IN (SELECT batch_reference FROM line))
 SELECT ${COLUMNS}
   FROM products p
-  LEFT JOIN batches b ON b.sku = p.sku
+  LEFT JOIN batch b ON true
   LEFT JOIN line a ON a.batch_reference = b.reference
  WHERE p.sku = $1`;
 
+/** BY_BATCH: the product and that one batch, with every line it holds (in allocation order). */
 const BY_BATCH = `SELECT ${COLUMNS}
-  FROM batches target
-  JOIN products p ON p.sku = target.sku
-  JOIN batches b ON b.sku = p.sku
-  LEFT JOIN allocations a ON a.batch_reference = b.reference AND b.reference = target.reference
- WHERE target.reference = $1
+  FROM batches b
+  JOIN products p ON p.sku = b.sku
+  LEFT JOIN allocations a ON a.batch_reference = b.reference
+ WHERE b.reference = $1
  ORDER BY a.id`;
 
 // Taken before the read, in a statement of its own: a read that waited on the lock would see the other
