@@ -7,6 +7,7 @@ import { type AppConfig, ConfigError, loadConfig } from './config/config.js';
 import { startEmbeddedPostgres, type RunningPostgres } from './database/embedded-postgres.js';
 import { closeHttpServer } from './http/http-server.js';
 import { createRootLogger } from './logging/logger.js';
+import { settledWithin } from './shutdown.js';
 import type { Tracing } from './tracing/tracing.js';
 
 function readConfig(): AppConfig {
@@ -82,9 +83,8 @@ export async function serve(tracing: Tracing | undefined): Promise<void> {
 /** Sends the last spans, waiting at most 5 s: a collector that does not answer must not hold up a stop. */
 async function flushTraces(tracing: Tracing | undefined, log: { warn(message: string): void }): Promise<void> {
   if (!tracing) return;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer from the collector in 5 s'), 5000)));
-  const problem = await Promise.race([tracing.shutdown().then(() => undefined, (error: Error) => error.message), late]);
-  clearTimeout(timer);
+  let problem: string | undefined;
+  const flushed = tracing.shutdown().catch((error: Error) => void (problem = error.message));
+  if (!(await settledWithin(flushed, 5000))) problem = 'no answer from the collector in 5 s';
   if (problem) log.warn(`tracing: the last spans may be lost (${problem})`);
 }

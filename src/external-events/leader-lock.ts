@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { settledWithin } from '../shutdown.js';
 
 const TTL_MS = 10_000;
 const RENEW_MS = 2_000;
@@ -52,11 +53,7 @@ export class LeaderLock {
     if (this.timer) clearTimeout(this.timer);
     // A round under way ends within a Redis command timeout, unless Redis hangs in lead() (the subscriber
     // queues while offline): a shutdown waits for it a little, never for ever.
-    if (this.round) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.round.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
-      clearTimeout(timer);
-    }
+    if (this.round) await settledWithin(this.round, STOP_WAIT_MS);
     if (this.leading) await this.release();
   }
 

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
+import { settledWithin } from '../shutdown.js';
 
 /** How long one read of an inbound stream waits on the server for new entries. */
 export const STREAM_BLOCK_MS = 2000;
@@ -54,12 +55,7 @@ export class RedisConnections {
     // queues while offline) and wait for a Redis that may never come back: cut those, and bound the rest.
     await Promise.all(
       [this.commands, this.subscriber].map(async (client) => {
-        if (client.status !== 'ready') return client.disconnect();
-        const quit = client.quit().then(() => undefined, () => undefined);
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), QUIT_TIMEOUT_MS)));
-        if ((await Promise.race([quit, late])) === 'late') client.disconnect();
-        clearTimeout(timer);
+        if (client.status !== 'ready' || !(await settledWithin(client.quit(), QUIT_TIMEOUT_MS))) client.disconnect();
       }),
     );
   }

@@ -12,6 +12,8 @@ import { unique } from '../support/config.js';
 import { describeWithRedis, redisUrl } from '../support/redis.js';
 import { newTraceparent, type SpanRecord, TracedService } from '../support/traced.js';
 
+type Agent = Awaited<ReturnType<TracedService['startApp']>>;
+
 const SERVER = 1; // SpanKind
 const CONSUMER = 4;
 const ERROR = 2; // SpanStatusCode
@@ -28,6 +30,15 @@ function traceOf(spans: SpanRecord[], traceId: string) {
   return { spans: mine, one, childrenOf };
 }
 
+/** A batch of 1, then an allocation of 5 under a caller's new trace: a 409, and an OutOfStock event. */
+async function outOfStockUnderTrace(http: Agent, prefix: string): Promise<{ sku: string; caller: ReturnType<typeof newTraceparent> }> {
+  const sku = unique(prefix);
+  await http.post('/add_batch').send({ ref: unique('tb'), sku, qty: 1 }).expect(201);
+  const caller = newTraceparent();
+  await http.post('/allocate').set('traceparent', caller.traceparent).send({ orderid: unique('o'), sku, qty: 5 }).expect(409);
+  return { sku, caller };
+}
+
 describe('tracing (OpenTelemetry, in-memory exporter, in a process started like main.ts)', () => {
   let service: TracedService;
 
@@ -41,10 +52,7 @@ describe('tracing (OpenTelemetry, in-memory exporter, in a process started like 
 
   it('traces POST /allocate that runs out of stock: HTTP, command and SQL, then the OutOfStock delivery after the commit', async () => {
     const http = await service.startApp('a');
-    const sku = unique('TRACE');
-    await http.post('/add_batch').send({ ref: unique('tb'), sku, qty: 1 }).expect(201);
-    const caller = newTraceparent();
-    await http.post('/allocate').set('traceparent', caller.traceparent).send({ orderid: unique('o'), sku, qty: 5 }).expect(409);
+    const { sku, caller } = await outOfStockUnderTrace(http, 'TRACE');
 
     const trace = await eventually(async () => {
       const t = traceOf(await service.spans(), caller.traceId);
@@ -92,10 +100,7 @@ describe('tracing (OpenTelemetry, in-memory exporter, in a process started like 
         EVENT_HANDLER_BACKOFF_MS: '50',
         OUTBOX_POLL_MS: '50',
       });
-      const sku = unique('TRACE-FAIL');
-      await http.post('/add_batch').send({ ref: unique('tb'), sku, qty: 1 }).expect(201);
-      const caller = newTraceparent();
-      await http.post('/allocate').set('traceparent', caller.traceparent).send({ orderid: unique('o'), sku, qty: 5 }).expect(409);
+      const { caller } = await outOfStockUnderTrace(http, 'TRACE-FAIL');
 
       const trace = await eventually(async () => {
         const t = traceOf(await service.spans(), caller.traceId);
@@ -125,10 +130,7 @@ describe('tracing (OpenTelemetry, in-memory exporter, in a process started like 
     // The doomed instance's own relay never polls again: only the other instance can deliver.
     const doomed = await service.startApp('doomed', { OUTBOX_LEASE_MS: '300', OUTBOX_POLL_MS: '600000' });
     await service.deadAfterCommit('doomed');
-    const sku = unique('TRACE-CRASH');
-    await doomed.post('/add_batch').send({ ref: unique('tb'), sku, qty: 1 }).expect(201);
-    const caller = newTraceparent();
-    await doomed.post('/allocate').set('traceparent', caller.traceparent).send({ orderid: unique('o'), sku, qty: 5 }).expect(409);
+    const { caller } = await outOfStockUnderTrace(doomed, 'TRACE-CRASH');
     await service.closeApp('doomed'); // it "died" after the commit: OutOfStock is in the outbox, undelivered
     expect(traceOf(await service.spans(), caller.traceId).spans.filter((s) => s.name.startsWith('deliver'))).toEqual([]);
 
