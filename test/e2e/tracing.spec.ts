@@ -56,7 +56,8 @@ describe('tracing (OpenTelemetry, in-memory exporter, in a process started like 
 
     const trace = await eventually(async () => {
       const t = traceOf(await service.spans(), caller.traceId);
-      t.one('deliver OutOfStock to OutOfStockNotifier');
+      // Each span is handed over when it ends, in no set order between the answer and the delivery.
+      for (const name of ['POST /allocate', 'command Allocate', 'deliver OutOfStock to OutOfStockNotifier']) t.one(name);
       return t;
     });
     // The caller's traceparent is honoured: the HTTP span continues its trace, under its span.
@@ -170,7 +171,8 @@ describeWithRedis('tracing through Redis streams (traceparent out and in)', () =
     await redis.xadd(`${prefix}change_batch_quantity`, '*', 'data', JSON.stringify({ batchref: ref, qty: 7 }), 'traceparent', producer.traceparent);
     const inbound = await eventually(async () => {
       const t = traceOf(await service.spans(), producer.traceId);
-      t.one('command ChangeBatchQuantity');
+      // The delivery span ends last (after its command, and the re-check of the newest entry): wait for it.
+      t.one('deliver StreamEntryReceived to ChangeBatchQuantityStreamConsumer');
       return t;
     });
     const receipt = inbound.one('receive change_batch_quantity');
