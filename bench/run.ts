@@ -24,6 +24,8 @@ const SKUS = 1000;
 const AMPLE = 1_000_000_000;
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'many,hot,growth,history,pgbench,big-shrink,streams').split(',').map((s) => s.trim()));
 const BIG_LINES = 50_000;
+/** The stock of the SKU that sells out during its run (two batches of half each). */
+const SELL_OUT_STOCK = 4000;
 /** The batch-history SKU: this many batches, of which HISTORY_WITH_STOCK still have stock. */
 const HISTORY_BATCHES = 10_000;
 const HISTORY_WITH_STOCK = 10;
@@ -55,22 +57,25 @@ async function main(): Promise<void> {
     // Warm-up (JIT, pools, plans), not measured.
     await load(service.port, 16, () => `bench-sku-${Math.floor(Math.random() * SKUS)}`, 'warmup', Math.min(DURATION, 5));
 
-    const manySkus: Record<string, Run> = {};
-    for (const connections of SCENARIOS.has('many') ? [16, 64] : []) {
-      const runs: Run[] = [];
-      for (let i = 0; i < REPEAT; i++) {
-        runs.push(await load(service.port, connections, () => `bench-sku-${Math.floor(Math.random() * SKUS)}`, `many${connections}r${i}`));
-        log(`many SKUs, ${connections} connections, run ${i + 1}: ${fmt(runs.at(-1)!)}`);
+    // Many SKUs and the hot SKU in turn, run after run, so that their ratio compares the same machine state.
+    const manyRuns: Record<string, Run[]> = { 16: [], 64: [] };
+    const hotRuns: Record<string, Run[]> = { 16: [], 64: [] };
+    for (let i = 0; i < REPEAT; i++) {
+      for (const connections of [16, 64]) {
+        if (SCENARIOS.has('many')) {
+          manyRuns[connections].push(await load(service.port, connections, () => `bench-sku-${Math.floor(Math.random() * SKUS)}`, `many${connections}r${i}`));
+          log(`many SKUs, ${connections} connections, run ${i + 1}: ${fmt(manyRuns[connections].at(-1)!)}`);
+        }
+        if (SCENARIOS.has('hot')) {
+          hotRuns[connections].push(await load(service.port, connections, () => 'bench-hot', `hot${connections}r${i}`));
+          log(`hot SKU, ${connections} connections, run ${i + 1}: ${fmt(hotRuns[connections].at(-1)!)}`);
+        }
       }
-      manySkus[connections] = medianRun(runs);
     }
-
-    const hotRuns: Run[] = [];
-    for (let i = 0; i < (SCENARIOS.has('hot') ? REPEAT : 0); i++) {
-      hotRuns.push(await load(service.port, 16, () => 'bench-hot', `hot${i}`));
-      log(`hot SKU, 16 connections, run ${i + 1}: ${fmt(hotRuns.at(-1)!)}`);
-    }
-    const hot = hotRuns.length > 0 ? medianRun(hotRuns) : undefined;
+    const manySkus: Record<string, Run> = SCENARIOS.has('many') ? { 16: medianRun(manyRuns[16]), 64: medianRun(manyRuns[64]) } : {};
+    const hot = SCENARIOS.has('hot') ? { 16: medianRun(hotRuns[16]), 64: medianRun(hotRuns[64]) } : undefined;
+    const twoInstances = SCENARIOS.has('hot') ? await hotOnTwoInstances(root, dbUrl, service.port) : undefined;
+    const sellOut = SCENARIOS.has('hot') ? await sellOutRun(service.port, client) : undefined;
     const overAllocated = await overAllocatedBatches(client);
 
     const growth: Record<string, number> = {};
@@ -98,7 +103,10 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
       settings: { durationSeconds: DURATION, repeat: REPEAT, workers: service.workers, scenarios: [...SCENARIOS] },
       manySkus,
-      hotSku: hot ? { ...hot, overAllocatedBatches: overAllocated } : undefined,
+      hotSku: hot,
+      hotSkuTwoInstances: twoInstances,
+      sellOut,
+      overAllocatedBatches: overAllocated,
       growthP50Ms: growth,
       growthRatio10000to10: growth[10000] / growth[10],
       history,
@@ -221,15 +229,18 @@ async function seed(client: pg.Client): Promise<void> {
     `INSERT INTO products (sku, version)
      SELECT 'bench-sku-' || i, 2 FROM generate_series(0, $1 - 1) i
      UNION ALL SELECT 'bench-hot', 2
+     UNION ALL SELECT 'bench-sellout', 2
      UNION ALL SELECT 'bench-growth-' || n, 2 FROM unnest(ARRAY[10, 1000, 10000]) n
      UNION ALL SELECT 'pgb-' || i, 2 FROM generate_series(0, $1 - 1) i`,
     [SKUS],
   );
   await client.query(
     `INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
-     SELECT sku || '-warehouse', sku, $1::int, 0, NULL FROM products
-     UNION ALL SELECT sku || '-shipment', sku, $1::int, 0, DATE '2030-01-01' FROM products`,
-    [AMPLE],
+     SELECT sku || '-warehouse', sku, $1::int, 0, NULL FROM products WHERE sku <> 'bench-sellout'
+     UNION ALL SELECT sku || '-shipment', sku, $1::int, 0, DATE '2030-01-01' FROM products WHERE sku <> 'bench-sellout'
+     UNION ALL SELECT 'bench-sellout-warehouse', 'bench-sellout', $2::int, 0, NULL
+     UNION ALL SELECT 'bench-sellout-shipment', 'bench-sellout', $2::int, 0, DATE '2030-01-01'`,
+    [AMPLE, SELL_OUT_STOCK / 2],
   );
   for (const n of [10, 1000, 10000]) {
     const sku = `bench-growth-${n}`;
@@ -330,6 +341,87 @@ async function shrinkBigBatch(port: number, client: pg.Client): Promise<BigShrin
   const load = await background;
   log(`big shrink: ${done} of ${BIG_LINES} lines reallocated after ${secondsToReallocated.toFixed(1)} s; other load meanwhile: ${fmt(load)}`);
   return { lines: BIG_LINES, answer: res.status, secondsToAnswer, secondsToReallocated, reallocated: done, load };
+}
+
+interface TwoInstances {
+  /** The hot SKU from one instance, 16 connections. */
+  one: Run;
+  /** The hot SKU from two instances on one database, 8 connections each: rates added. */
+  two: Run;
+}
+
+/**
+ * The hot SKU served by two instances on one database (8 connections each) against one instance alone
+ * (16), in turn; their commands contend on the product row across instances, where no group can help.
+ */
+async function hotOnTwoInstances(root: string, dbUrl: string, port: number): Promise<TwoInstances> {
+  const second = await startService(root, dbUrl);
+  try {
+    await load(second.port, 8, () => 'bench-hot', 'warmup2', Math.min(DURATION, 5)); // as the first was
+    const ones: Run[] = [];
+    const twos: Run[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      ones.push(await load(port, 16, () => 'bench-hot', `hot1i${i}`));
+      const [a, b] = await Promise.all([load(port, 8, () => 'bench-hot', `hot2a${i}`), load(second.port, 8, () => 'bench-hot', `hot2b${i}`)]);
+      twos.push({ rps: a.rps + b.rps, ok: (a.ok ?? 0) + (b.ok ?? 0), p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99), non2xx: a.non2xx + b.non2xx, fiveXX: a.fiveXX + b.fiveXX });
+      log(`hot SKU, run ${i + 1}: one instance ${fmt(ones.at(-1)!)}; two instances ${fmt(twos.at(-1)!)}`);
+    }
+    return { one: medianRun(ones), two: medianRun(twos) };
+  } finally {
+    await second.stop();
+  }
+}
+
+interface SellOut {
+  stock: number;
+  answered202: number;
+  answered409: number;
+  other: number;
+  allocatedLines: number;
+  allocatedQuantity: number;
+  allocatedEvents: number;
+  outOfStockEvents: number;
+  /** Out-of-stock e-mails recorded as sent (one per OutOfStock event, however often delivered). */
+  emails: number;
+}
+
+/**
+ * The hot SKU with SELL_OUT_STOCK units of stock, 16 connections until well past selling out: exactly the
+ * stock is allocated, every other line is answered 409, and there is one event (and one e-mail) per outcome.
+ */
+async function sellOutRun(port: number, client: pg.Client): Promise<SellOut> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: 16,
+    amount: SELL_OUT_STOCK * 2,
+    requests: [
+      {
+        method: 'POST',
+        path: '/allocate',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ orderid: `sellout-${orderCounter++}`, sku: 'bench-sellout', qty: 1 }) }),
+      },
+    ],
+  });
+  const count = async (sql: string) => (await client.query(sql)).rows[0].n as number;
+  const outOfStockEvents = () => count(`SELECT count(*)::int AS n FROM outbox WHERE sku = 'bench-sellout' AND name = 'OutOfStock'`);
+  const emails = () =>
+    count(`SELECT count(*)::int AS n FROM sent_notifications s JOIN outbox o ON o.event_id = s.event_id WHERE o.sku = 'bench-sellout' AND o.name = 'OutOfStock'`);
+  const deadline = Date.now() + 60_000;
+  while ((await emails()) < (await outOfStockEvents()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  const sellOut: SellOut = {
+    stock: SELL_OUT_STOCK,
+    answered202: result['2xx'],
+    answered409: result.statusCodeStats?.['409']?.count ?? 0,
+    other: result.non2xx - (result.statusCodeStats?.['409']?.count ?? 0),
+    allocatedLines: await count(`SELECT count(*)::int AS n FROM allocations WHERE sku = 'bench-sellout'`),
+    allocatedQuantity: await count(`SELECT sum(allocated_quantity)::int AS n FROM batches WHERE sku = 'bench-sellout'`),
+    allocatedEvents: await count(`SELECT count(*)::int AS n FROM outbox WHERE sku = 'bench-sellout' AND name = 'Allocated'`),
+    outOfStockEvents: await outOfStockEvents(),
+    emails: await emails(),
+  };
+  log(`sell-out: ${JSON.stringify(sellOut)}`);
+  return sellOut;
 }
 
 let orderCounter = 0;
@@ -533,7 +625,10 @@ END;
 
 function printTable(r: {
   manySkus: Record<string, Run>;
-  hotSku?: Run & { overAllocatedBatches: number };
+  hotSku?: Record<string, Run>;
+  hotSkuTwoInstances?: TwoInstances;
+  sellOut?: SellOut;
+  overAllocatedBatches: number;
   growthP50Ms: Record<string, number>;
   growthRatio10000to10: number;
   history?: BatchHistory;
@@ -548,7 +643,10 @@ function printTable(r: {
   const rows = [
     ['scenario', 'allocations/s', 'p50 ms', 'p99 ms', 'non-2xx', '5xx'],
     ...(r.manySkus[16] ? [scenario('many SKUs, 16 conn', r.manySkus[16]), scenario('many SKUs, 64 conn', r.manySkus[64])] : []),
-    ...(r.hotSku ? [scenario('hot SKU, 16 conn', r.hotSku)] : []),
+    ...(r.hotSku ? [scenario('hot SKU, 16 conn', r.hotSku[16]), scenario('hot SKU, 64 conn', r.hotSku[64])] : []),
+    ...(r.hotSkuTwoInstances
+      ? [scenario('hot SKU, one instance, 16 conn', r.hotSkuTwoInstances.one), scenario('hot SKU, two instances, 8 conn each', r.hotSkuTwoInstances.two)]
+      : []),
     ...(r.bigShrink ? [scenario('many SKUs, 16 conn, during the big shrink', r.bigShrink.load)] : []),
     ...(r.streams ? [scenario('many SKUs, 16 conn, with Redis channels and streams', r.streams.traffic)] : []),
   ].map((row) => row.map(String));
@@ -559,8 +657,29 @@ function printTable(r: {
   console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));
   console.log('');
+  const ratio = (a: number, b: number) => `x${(a / b).toFixed(2)}`;
+  const targets: [string, string, string][] = [];
+  if (r.hotSku && r.manySkus[16]) {
+    targets.push(['hot SKU / many SKUs, 16 conn', ratio(r.hotSku[16].rps, r.manySkus[16].rps), 'at least x1.00']);
+    targets.push(['hot SKU / many SKUs, 64 conn', ratio(r.hotSku[64].rps, r.manySkus[64].rps), 'at least x1.00']);
+  }
+  if (r.hotSku) {
+    targets.push(['hot SKU, 16 conn: p99', `${r.hotSku[16].p99} ms`, 'under 50 ms']);
+    targets.push(['hot SKU, 16 and 64 conn: 5xx', `${r.hotSku[16].fiveXX + r.hotSku[64].fiveXX}`, '0']);
+  }
+  if (r.hotSkuTwoInstances) targets.push(['hot SKU: two instances / one', ratio(r.hotSkuTwoInstances.two.rps, r.hotSkuTwoInstances.one.rps), 'at least x1.00']);
+  if (r.ratioToPgbench !== null) targets.push(['many SKUs, 16 conn / pgbench textbook ceiling', `x${r.ratioToPgbench.toFixed(2)}`, 'at least x1.00']);
+  if (r.sellOut) {
+    const so = r.sellOut;
+    targets.push([`sell-out: ${so.stock.toLocaleString('en')} in stock, ${(so.answered202 + so.answered409 + so.other).toLocaleString('en')} requests: allocated`, `${so.allocatedQuantity} (${so.allocatedLines} lines, ${so.answered202} x 202)`, `exactly ${so.stock}`]);
+    targets.push(['sell-out: 409 / OutOfStock events / e-mails', `${so.answered409} / ${so.outOfStockEvents} / ${so.emails}`, 'all equal']);
+    targets.push(['sell-out: Allocated events / other answers', `${so.allocatedEvents} / ${so.other}`, `${so.answered202} / 0`]);
+  }
+  targets.push(['over-allocated batches after the runs', String(r.overAllocatedBatches), '0']);
+  console.log(`| target | measured | goal |\n|---|---:|---|`);
+  for (const [what, measured, goal] of targets) console.log(`| ${what} | ${measured} | ${goal} |`);
+  console.log('');
   console.log(`| figure | value |\n|---|---|`);
-  if (r.hotSku) console.log(`| hot SKU: over-allocated batches after the run | ${r.hotSku.overAllocatedBatches} |`);
   if (r.growthP50Ms[10] !== undefined) {
     const g = (n: number) => r.growthP50Ms[n].toFixed(2);
     console.log(`| growth: p50 at 10 / 1,000 / 10,000 prior allocations (1 client) | ${g(10)} / ${g(1000)} / ${g(10000)} ms (x${r.growthRatio10000to10.toFixed(2)}) |`);

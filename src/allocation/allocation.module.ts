@@ -1,6 +1,7 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { AllocateHandler } from './commands/allocate/allocate.handler.js';
+import { AllocationGroups } from './commands/allocate/allocation-groups.js';
 import { CancelAllocationHandler } from './commands/cancel-allocation/cancel-allocation.handler.js';
 import { ChangeBatchQuantityHandler } from './commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { CreateBatchHandler } from './commands/create-batch/create-batch.handler.js';
@@ -19,6 +20,7 @@ import { GetProductHandler } from './queries/get-product/get-product.handler.js'
   controllers: [AllocationController],
   providers: [
     AllocateHandler,
+    AllocationGroups,
     CreateBatchHandler,
     ReallocateHandler,
     ChangeBatchQuantityHandler,

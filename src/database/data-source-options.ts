@@ -15,6 +15,7 @@ import { StreamLatestEntries1764000000005 } from './migrations/1764000000005-str
 import { DeadLetterHistory1764000000006 } from './migrations/1764000000006-dead-letter-history.js';
 import { OutboxTraceparent1764000000007 } from './migrations/1764000000007-outbox-traceparent.js';
 import { BatchesWithRoom1764000000008 } from './migrations/1764000000008-batches-with-room.js';
+import { VersionsChecked1764000000009 } from './migrations/1764000000009-versions-checked.js';
 
 // ESM: entities and migrations are listed as classes, not globs. The entities describe the schema the
 // migrations build, exactly (test/integration/schema.spec.ts): a change to one needs the other.
@@ -37,6 +38,7 @@ export const migrations = [
   DeadLetterHistory1764000000006,
   OutboxTraceparent1764000000007,
   BatchesWithRoom1764000000008,
+  VersionsChecked1764000000009,
 ];
 
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { StoredEvent } from '../messaging/event.js';
-import { outboxInsert, OutboxRows, OutboxStore } from '../messaging/outbox.store.js';
+import { OUTBOX_PARAMETERS, outboxInsert, OutboxRows, OutboxStore } from '../messaging/outbox.store.js';
 import { currentTraceparent } from '../tracing/trace-context.js';
 import { StreamEntryReceived } from './stream-entry-received.js';
 
@@ -52,9 +52,9 @@ export class StreamInbox {
            WHERE (l.entry_ms, l.entry_seq) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq)
          RETURNING 1),
        inserted AS (
-         ${outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', traceparent: '$6', leaseMs: '$7' }, 'EXISTS (SELECT 1 FROM latest)')})
+         ${outboxInsert(OUTBOX_PARAMETERS, 'EXISTS (SELECT 1 FROM latest)')})
        SELECT (SELECT id FROM inserted) AS id, (SELECT newer FROM previous) AS newer`,
-      [rows.eventIds, rows.names, rows.skus, rows.payloads, null, origin.traceparent ?? null, leaseMs, entry.stream, key, ms, seq, entry.data],
+      rows.values(leaseMs, entry.stream, key, ms, seq, entry.data),
     );
     if (result.id !== null) return { outcome: 'stored', stored: rows.stored([result.id]) };
     return { outcome: result.newer ? 'superseded' : 'duplicate' };

@@ -15,45 +15,76 @@ export interface DeliveryRow extends OutboxRow {
 
 /**
  * Events as the outbox's columns, one array each, so that the INSERT's size never grows with their number
- * (50,000 Deallocated events are still 4 parameters). Ids are made here: handlers key their idempotency on them.
+ * (50,000 Deallocated events are still a handful of parameters). Ids are made here: handlers key their
+ * idempotency on them. Each event keeps the origin (request id, trace) of the request that recorded it:
+ * one origin for all, or one per event when a unit of work served several requests.
  */
 export class OutboxRows {
   readonly eventIds: string[];
   readonly names: string[];
   readonly skus: (string | null)[];
   readonly payloads: string[];
+  readonly requestIds: (string | null)[];
+  readonly traceparents: (string | null)[];
+  private readonly origins: readonly Origin[];
 
   constructor(
     readonly events: readonly Event[],
-    readonly origin: Origin,
+    origin: Origin | readonly Origin[],
   ) {
     const encoded = events.map(encodeEvent);
+    this.origins = Array.isArray(origin) ? origin : events.map(() => origin as Origin);
     this.eventIds = events.map(() => randomUUID());
     this.names = encoded.map((e) => e.name);
     this.skus = encoded.map((e) => e.sku);
     this.payloads = encoded.map((e) => JSON.stringify(e.payload));
+    this.requestIds = this.origins.map((o) => o.requestId ?? null);
+    this.traceparents = this.origins.map((o) => o.traceparent ?? null);
   }
 
   /** The events with their envelopes, given the outbox ids the INSERT returned (in order). */
   stored(ids: readonly (string | number)[]): StoredEvent[] {
-    return this.events.map((event, i) => ({ event, envelope: { outboxId: String(ids[i]), eventId: this.eventIds[i], ...this.origin } }));
+    return this.events.map((event, i) => ({ event, envelope: { outboxId: String(ids[i]), eventId: this.eventIds[i], ...this.origins[i] } }));
+  }
+
+  /** The arrays in the order of outboxInsert's placeholders $first, $first+1, …, then `extra` values. */
+  values(...extra: unknown[]): unknown[] {
+    return [this.eventIds, this.names, this.skus, this.payloads, this.requestIds, this.traceparents, ...extra];
   }
 }
 
+export interface OutboxPlaceholders {
+  eventIds: string;
+  names: string;
+  skus: string;
+  payloads: string;
+  requestIds: string;
+  traceparents: string;
+  leaseMs: string;
+}
+
+/** outboxInsert's placeholders when its arrays are the statement's first parameters, in OutboxRows.values order. */
+export const OUTBOX_PARAMETERS: OutboxPlaceholders = {
+  eventIds: '$1',
+  names: '$2',
+  skus: '$3',
+  payloads: '$4',
+  requestIds: '$5',
+  traceparents: '$6',
+  leaseMs: '$7',
+};
+
 /**
  * The INSERT of outbox rows, for a statement of its own or a CTE of the statement that commits the change
- * they describe. `$` names the placeholders of the arrays (event ids, names, skus, payloads), the request
- * id and the lease; `where`, a condition (that the version check passed). Rows start leased to this
- * instance, which dispatches them right after the commit; a relay takes them only if the lease runs out.
+ * they describe. `$` names the placeholders of the arrays (event ids, names, skus, payloads, request ids,
+ * traceparents) and of the lease; `where`, a condition. Rows start leased to this instance, which
+ * dispatches them right after the commit; a relay takes them only if the lease runs out.
  */
-export function outboxInsert(
-  $: { eventIds: string; names: string; skus: string; payloads: string; requestId: string; traceparent: string; leaseMs: string },
-  where = 'true',
-): string {
+export function outboxInsert($: OutboxPlaceholders, where = 'true'): string {
   return `INSERT INTO outbox (event_id, name, sku, payload, request_id, traceparent, claimed_until)
-       SELECT e.event_id, e.name, e.sku, e.payload, ${$.requestId}::varchar, ${$.traceparent}::varchar, now() + make_interval(secs => ${$.leaseMs}::double precision / 1000)
-         FROM unnest(${$.eventIds}::uuid[], ${$.names}::varchar[], ${$.skus}::varchar[], ${$.payloads}::jsonb[])
-              WITH ORDINALITY AS e(event_id, name, sku, payload, n)
+       SELECT e.event_id, e.name, e.sku, e.payload, e.request_id, e.traceparent, now() + make_interval(secs => ${$.leaseMs}::double precision / 1000)
+         FROM unnest(${$.eventIds}::uuid[], ${$.names}::varchar[], ${$.skus}::varchar[], ${$.payloads}::jsonb[], ${$.requestIds}::varchar[], ${$.traceparents}::varchar[])
+              WITH ORDINALITY AS e(event_id, name, sku, payload, request_id, traceparent, n)
         WHERE ${where}
         ORDER BY e.n
        RETURNING id`;
@@ -139,16 +170,7 @@ export class OutboxStore {
   /** Appends events on their own (messages received from other systems, into the inbox). */
   async append(events: readonly Event[], origin: Origin, leaseMs: number): Promise<StoredEvent[]> {
     const rows = new OutboxRows(events, origin);
-    const sql = outboxInsert({ eventIds: '$1', names: '$2', skus: '$3', payloads: '$4', requestId: '$5', traceparent: '$6', leaseMs: '$7' });
-    const inserted: { id: string }[] = await this.dataSource.query(sql, [
-      rows.eventIds,
-      rows.names,
-      rows.skus,
-      rows.payloads,
-      origin.requestId ?? null,
-      origin.traceparent ?? null,
-      leaseMs,
-    ]);
+    const inserted: { id: string }[] = await this.dataSource.query(outboxInsert(OUTBOX_PARAMETERS), rows.values(leaseMs));
     return rows.stored(inserted.map((r) => r.id));
   }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { Allocate } from '../../src/allocation/commands/allocate/allocate.command.js';
 import { AllocateHandler } from '../../src/allocation/commands/allocate/allocate.handler.js';
+import { AllocationGroups } from '../../src/allocation/commands/allocate/allocation-groups.js';
 import { ChangeBatchQuantity } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
 import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { CreateBatch } from '../../src/allocation/commands/create-batch/create-batch.command.js';
@@ -49,8 +50,8 @@ describe('crash safety: events committed but never dispatched', () => {
     const uow = new TypeOrmUnitOfWork(dataSource, new DeadAfterCommit(), config);
     await new CreateBatchHandler(uow).execute(new CreateBatch(b1, sku, 10, null));
     await new CreateBatchHandler(uow).execute(new CreateBatch(b2, sku, 10, '2030-01-01'));
-    expect(await new AllocateHandler(uow).execute(new Allocate(o1, sku, 5))).toEqual({ kind: 'allocated', batchref: b1 });
-    expect(await new AllocateHandler(uow).execute(new Allocate(o2, sku, 50))).toEqual({ kind: 'out-of-stock' });
+    expect(await new AllocateHandler(new AllocationGroups(uow, { databasePoolSize: 10 })).execute(new Allocate(o1, sku, 5))).toEqual({ kind: 'allocated', batchref: b1 });
+    expect(await new AllocateHandler(new AllocationGroups(uow, { databasePoolSize: 10 })).execute(new Allocate(o2, sku, 50))).toEqual({ kind: 'out-of-stock' });
     await new ChangeBatchQuantityHandler(uow).execute(new ChangeBatchQuantity(b1, 3)); // o1 no longer fits
     const pending = await dataSource.query(`SELECT name FROM outbox WHERE sku = $1 AND dispatched_at IS NULL ORDER BY id`, [sku]);
     expect(pending.map((r: { name: string }) => r.name)).toEqual(['Allocated', 'OutOfStock', 'Deallocated']);

@@ -67,11 +67,12 @@ describe('readiness while request traffic holds every pooled connection', () => 
   });
 
   it('GET /health/ready is 200 while two requests wait on a row lock with a pool of 2', async () => {
-    const sku = unique('LOCKED');
-    await t.http.post('/add_batch').send({ ref: unique('b'), sku, qty: 10 }).expect(201);
+    // Two SKUs: allocations of one SKU would share one unit of work, and one connection.
+    const skus = [unique('LOCKED'), unique('LOCKED')];
+    for (const sku of skus) await t.http.post('/add_batch').send({ ref: unique('b'), sku, qty: 10 }).expect(201);
     await locker.query('BEGIN');
-    await locker.query('SELECT 1 FROM products WHERE sku = $1 FOR UPDATE', [sku]);
-    const blocked = [1, 2].map(() => t.http.post('/allocate').send({ orderid: unique('o'), sku, qty: 1 }).then((r) => r.status));
+    await locker.query('SELECT 1 FROM products WHERE sku = ANY($1) FOR UPDATE', [skus]);
+    const blocked = skus.map((sku) => t.http.post('/allocate').send({ orderid: unique('o'), sku, qty: 1 }).then((r) => r.status));
     try {
       // Both pooled connections are taken once both requests wait on the lock.
       await eventually(async () => {

@@ -1,5 +1,6 @@
 import { type DomainEvent, Product } from '../../src/allocation/domain/index.js';
 import { type ProductRepository, UnitOfWork } from '../../src/allocation/persistence/unit-of-work.js';
+import type { Origin } from '../../src/messaging/event.js';
 
 /** An in-memory repository: products by SKU, as the book's FakeRepository. */
 export class FakeProductRepository implements ProductRepository {
@@ -9,6 +10,28 @@ export class FakeProductRepository implements ProductRepository {
 
   async get(sku: string): Promise<Product | undefined> {
     return this.track(this.products.get(sku));
+  }
+
+  async getMany(skus: readonly string[], orderids: readonly string[] | (() => readonly string[])): Promise<Map<string, Product>> {
+    if (typeof orderids === 'function') orderids();
+    const found = new Map<string, Product>();
+    for (const sku of skus) {
+      const product = this.track(this.products.get(sku));
+      if (product) found.set(sku, product);
+    }
+    return found;
+  }
+
+  /** Who each event was recorded for, when not the unit's own request. */
+  readonly origins = new Map<DomainEvent, Origin>();
+
+  onBehalfOf<T>(origin: Origin, decide: () => T): T {
+    const before = new Map([...this.seen].map((p) => [p, p.events.length]));
+    try {
+      return decide();
+    } finally {
+      for (const [product, n] of before) for (const event of product.events.slice(n)) this.origins.set(event, origin);
+    }
   }
 
   async getByBatchRef(ref: string): Promise<Product | undefined> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { Allocate } from '../../src/allocation/commands/allocate/allocate.command.js';
 import { AllocateHandler } from '../../src/allocation/commands/allocate/allocate.handler.js';
+import { AllocationGroups } from '../../src/allocation/commands/allocate/allocation-groups.js';
 import { CancelAllocation } from '../../src/allocation/commands/cancel-allocation/cancel-allocation.command.js';
 import { CancelAllocationHandler } from '../../src/allocation/commands/cancel-allocation/cancel-allocation.handler.js';
 import { ChangeBatchQuantity } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
@@ -57,7 +58,7 @@ describe('allocation on a SKU with thousands of used-up batches (real PostgreSQL
     await dataSource.destroy();
   });
 
-  const allocate = (orderid: string, qty: number) => new AllocateHandler(uow).execute(new Allocate(orderid, sku, qty));
+  const allocate = (orderid: string, qty: number) => new AllocateHandler(new AllocationGroups(uow, { databasePoolSize: 10 })).execute(new Allocate(orderid, sku, qty));
 
   it('allocates to the preferred batch with room, loading only the batches that can matter', async () => {
     expect(await allocate(unique('o'), 2)).toEqual({ kind: 'allocated', batchref: sooner });

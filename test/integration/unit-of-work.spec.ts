@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { Allocate } from '../../src/allocation/commands/allocate/allocate.command.js';
 import { AllocateHandler } from '../../src/allocation/commands/allocate/allocate.handler.js';
+import { AllocationGroups } from '../../src/allocation/commands/allocate/allocation-groups.js';
 import { ChangeBatchQuantity } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
 import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { CreateBatch } from '../../src/allocation/commands/create-batch/create-batch.command.js';
@@ -53,7 +54,7 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
   const handlers = (u: TypeOrmUnitOfWork) => ({
     create: (ref: string, sku: string, qty: number, eta: string | null = null) =>
       new CreateBatchHandler(u).execute(new CreateBatch(ref, sku, qty, eta)),
-    allocate: (orderid: string, sku: string, qty: number) => new AllocateHandler(u).execute(new Allocate(orderid, sku, qty)),
+    allocate: (orderid: string, sku: string, qty: number) => new AllocateHandler(new AllocationGroups(u, { databasePoolSize: 10 })).execute(new Allocate(orderid, sku, qty)),
     change: (ref: string, qty: number) => new ChangeBatchQuantityHandler(u).execute(new ChangeBatchQuantity(ref, qty)),
   });
 

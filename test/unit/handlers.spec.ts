@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { AllocateHandler } from '../../src/allocation/commands/allocate/allocate.handler.js';
+import { AllocationGroups } from '../../src/allocation/commands/allocate/allocation-groups.js';
 import { Allocate } from '../../src/allocation/commands/allocate/allocate.command.js';
 import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.handler.js';
 import { ChangeBatchQuantity } from '../../src/allocation/commands/change-batch-quantity/change-batch-quantity.command.js';
@@ -28,7 +29,7 @@ describe('command handlers (in-memory unit of work)', () => {
   beforeEach(() => {
     uow = new FakeUnitOfWork();
     const create = new CreateBatchHandler(uow);
-    const alloc = new AllocateHandler(uow);
+    const alloc = new AllocateHandler(new AllocationGroups(uow, { databasePoolSize: 10 }));
     const change = new ChangeBatchQuantityHandler(uow);
     createBatch = (ref, sku, qty, eta = null) => create.execute(new CreateBatch(ref, sku, qty, eta));
     allocate = (orderid, sku, qty) => alloc.execute(new Allocate(orderid, sku, qty));

@@ -36,105 +36,127 @@ export function productState(product: Product): ProductState {
   };
 }
 
-/**
- * The one statement that saves what a command changed in a product, with its events, from the product's
- * state before (undefined: a new product) and after: pure, so it is tested without a database.
- *
- * The version check comes first (CTE `v`: update `WHERE version = <before>`, or insert a new product); every
- * other change runs only if it passed, so two commands can never both commit against one version, and
- * zero rows from `v` means another command got there first. Each list (new batches, changed counters,
- * removed and added lines, events) travels as arrays, one parameter per column, so neither the text nor
- * the number of parameters grows with the data: a batch of 50,000 lines is shrunk with the same text as
- * one line. Only the kinds of change present appear in the text (an empty CTE still costs PostgreSQL
- * time on every allocation), so there are a few dozen texts at most, each a named prepared statement.
- */
-export function productStatement(before: ProductState | undefined, after: ProductState, events: OutboxRows, leaseMs: number): Statement | undefined {
-  const sql = new Parameters();
-  const outbox = (where?: string) =>
-    outboxInsert(
-      {
-        eventIds: sql.add(events.eventIds),
-        names: sql.add(events.names),
-        skus: sql.add(events.skus),
-        payloads: sql.add(events.payloads),
-        requestId: sql.add(events.origin.requestId ?? null),
-        traceparent: sql.add(events.origin.traceparent ?? null),
-        leaseMs: sql.add(leaseMs),
-      },
-      where,
-    );
+/** One product of a unit of work: as loaded (undefined: new) and as the commands left it. */
+export interface ProductChange {
+  before: ProductState | undefined;
+  after: ProductState;
+}
 
-  if (before && before.version === after.version) {
+/**
+ * The one statement that saves what a unit of work changed in its products, with their events, from each
+ * product's state before (undefined: a new product) and after: pure, so it is tested without a database.
+ *
+ * The version check: each changed product is updated `WHERE version = <before>` (CTE `v`), a new one is
+ * inserted; the statement fails with SQLSTATE 40001, as a lost race, unless every check passed
+ * (allocation_versions_checked), and a statement that fails leaves nothing behind, so a unit of work
+ * commits all its products or none, and two can never both commit against one version. Each list (new
+ * batches, changed counters, removed and added lines, events) travels as arrays, one parameter per column,
+ * so neither the text nor the number of parameters grows with the data: a batch of 50,000 lines is shrunk,
+ * and 60 allocations on 60 SKUs are saved, with the same text as one line. Only the kinds of change present
+ * appear in the text (an empty CTE still costs PostgreSQL time on every allocation), with a plain statement
+ * by key where there is one row (cheaper than a join), so there are a few dozen texts at most, each a named
+ * prepared statement.
+ */
+export function productStatement(products: readonly ProductChange[], events: OutboxRows, leaseMs: number): Statement | undefined {
+  const sql = new Parameters();
+  const changed = products.filter((p) => p.before?.version !== p.after.version);
+  if (changed.length === 0) {
     // Nothing changed (out of stock, an idempotent retry): only the events, if any, are written.
     if (events.events.length === 0) return undefined;
-    return { text: `WITH o AS (${outbox()})\nSELECT 1 AS ok, (SELECT array_agg(id ORDER BY id) FROM o) AS outbox_ids`, values: sql.values };
+    return { text: `WITH o AS (${outbox(sql, events, leaseMs)})\nSELECT (SELECT array_agg(id ORDER BY id) FROM o) AS outbox_ids`, values: sql.values };
   }
 
-  const old = new Map((before?.batches ?? []).map((b) => [b.reference, b]));
-  const added = after.batches.filter((b) => !old.has(b.reference));
-  const changed = after.batches.filter((b) => {
-    const o = old.get(b.reference);
-    return o !== undefined && (o.purchased !== b.purchased || o.allocated !== b.allocated);
-  });
-  const removedLines: { orderid: string; batch: string }[] = [];
-  const addedLines: { orderid: string; qty: number; batch: string }[] = [];
-  for (const batch of after.batches) {
-    const had = new Set(old.get(batch.reference)?.lines.map((l) => l.orderid));
-    const has = new Set(batch.lines.map((l) => l.orderid));
-    for (const orderid of had) if (!has.has(orderid)) removedLines.push({ orderid, batch: batch.reference });
-    for (const line of batch.lines) if (!had.has(line.orderid)) addedLines.push({ ...line, batch: batch.reference });
+  const checked = changed.filter((p) => p.before !== undefined);
+  const created = changed.filter((p) => p.before === undefined);
+  const newBatches: (BatchState & { sku: string })[] = [];
+  const changedBatches: BatchState[] = [];
+  const removedLines: { orderid: string; sku: string; batch: string }[] = [];
+  const addedLines: { orderid: string; sku: string; qty: number; batch: string }[] = [];
+  for (const { before, after } of changed) {
+    const old = new Map((before?.batches ?? []).map((b) => [b.reference, b]));
+    for (const batch of after.batches) {
+      const o = old.get(batch.reference);
+      if (!o) newBatches.push({ ...batch, sku: after.sku });
+      else if (o.purchased !== batch.purchased || o.allocated !== batch.allocated) changedBatches.push(batch);
+      const had = new Set(o?.lines.map((l) => l.orderid));
+      const has = new Set(batch.lines.map((l) => l.orderid));
+      for (const orderid of had) if (!has.has(orderid)) removedLines.push({ orderid, sku: after.sku, batch: batch.reference });
+      for (const line of batch.lines) if (!had.has(line.orderid)) addedLines.push({ ...line, sku: after.sku, batch: batch.reference });
+    }
   }
 
-  const sku = sql.add(after.sku);
-  const version = sql.add(after.version);
-  const ctes = [
-    before
-      ? `v AS (UPDATE products SET version = ${version}::int WHERE sku = ${sku}::varchar AND version = ${sql.add(before.version)}::int RETURNING 1)`
-      : `v AS (INSERT INTO products (sku, version) VALUES (${sku}::varchar, ${version}::int) RETURNING 1)`,
-  ];
-  if (added.length > 0) {
+  const ctes: string[] = [];
+  if (checked.length === 1) {
+    const [{ before, after }] = checked;
+    ctes.push(`v AS (UPDATE products SET version = ${sql.add(after.version)}::int WHERE sku = ${sql.add(after.sku)}::varchar AND version = ${sql.add(before!.version)}::int RETURNING 1)`);
+  } else if (checked.length > 1) {
+    ctes.push(`v AS (
+      UPDATE products p SET version = c.after
+        FROM unnest(${sql.add(checked.map((p) => p.after.sku))}::varchar[], ${sql.add(checked.map((p) => p.before!.version))}::int[],
+                    ${sql.add(checked.map((p) => p.after.version))}::int[]) AS c(sku, before, after)
+       WHERE p.sku = c.sku AND p.version = c.before
+      RETURNING 1)`);
+  }
+  if (created.length > 0) {
+    // A product created meanwhile by another command makes this fail on the primary key: a lost race too.
+    ctes.push(`new_products AS (
+      INSERT INTO products (sku, version)
+      SELECT * FROM unnest(${sql.add(created.map((p) => p.after.sku))}::varchar[], ${sql.add(created.map((p) => p.after.version))}::int[]))`);
+  }
+  if (newBatches.length > 0) {
     ctes.push(`new_batches AS (
       INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
-      SELECT b.reference, ${sku}::varchar, b.purchased, b.allocated, b.eta
-        FROM unnest(${sql.add(added.map((b) => b.reference))}::varchar[], ${sql.add(added.map((b) => b.purchased))}::int[],
-                    ${sql.add(added.map((b) => b.allocated))}::int[], ${sql.add(added.map((b) => b.eta))}::date[]) AS b(reference, purchased, allocated, eta)
-       WHERE ${PASSED})`);
+      SELECT * FROM unnest(${sql.add(newBatches.map((b) => b.reference))}::varchar[], ${sql.add(newBatches.map((b) => b.sku))}::varchar[],
+                           ${sql.add(newBatches.map((b) => b.purchased))}::int[], ${sql.add(newBatches.map((b) => b.allocated))}::int[],
+                           ${sql.add(newBatches.map((b) => b.eta))}::date[]))`);
   }
-  if (changed.length === 1) {
-    // The usual case (one allocation): a plain UPDATE by key, which PostgreSQL runs faster than a join.
-    const [batch] = changed;
+  if (changedBatches.length === 1) {
+    // The usual case (allocations on one SKU): a plain UPDATE by key, which PostgreSQL runs faster than a join.
+    const [batch] = changedBatches;
     ctes.push(`changed_batches AS (
       UPDATE batches SET purchased_quantity = ${sql.add(batch.purchased)}::int, allocated_quantity = ${sql.add(batch.allocated)}::int
-       WHERE reference = ${sql.add(batch.reference)}::varchar AND ${PASSED})`);
-  } else if (changed.length > 1) {
+       WHERE reference = ${sql.add(batch.reference)}::varchar)`);
+  } else if (changedBatches.length > 1) {
     ctes.push(`changed_batches AS (
       UPDATE batches SET purchased_quantity = c.purchased, allocated_quantity = c.allocated
-        FROM unnest(${sql.add(changed.map((b) => b.reference))}::varchar[], ${sql.add(changed.map((b) => b.purchased))}::int[],
-                    ${sql.add(changed.map((b) => b.allocated))}::int[]) AS c(reference, purchased, allocated)
-       WHERE batches.reference = c.reference AND batches.sku = ${sku}::varchar AND ${PASSED})`);
+        FROM unnest(${sql.add(changedBatches.map((b) => b.reference))}::varchar[], ${sql.add(changedBatches.map((b) => b.purchased))}::int[],
+                    ${sql.add(changedBatches.map((b) => b.allocated))}::int[]) AS c(reference, purchased, allocated)
+       WHERE batches.reference = c.reference)`);
   }
   if (removedLines.length > 0) {
     ctes.push(`removed_lines AS (
       DELETE FROM allocations a
-       USING unnest(${sql.add(removedLines.map((l) => l.orderid))}::varchar[], ${sql.add(removedLines.map((l) => l.batch))}::varchar[]) AS r(orderid, batch_reference)
-       WHERE a.orderid = r.orderid AND a.sku = ${sku}::varchar AND a.batch_reference = r.batch_reference AND ${PASSED})`);
+       USING unnest(${sql.add(removedLines.map((l) => l.orderid))}::varchar[], ${sql.add(removedLines.map((l) => l.sku))}::varchar[],
+                    ${sql.add(removedLines.map((l) => l.batch))}::varchar[]) AS r(orderid, sku, batch_reference)
+       WHERE a.orderid = r.orderid AND a.sku = r.sku AND a.batch_reference = r.batch_reference)`);
   }
   if (addedLines.length > 0) {
     // In allocation order (ids ascending): a shrink deallocates the most recent lines first.
     ctes.push(`added_lines AS (
       INSERT INTO allocations (orderid, sku, qty, batch_reference)
-      SELECT l.orderid, ${sku}::varchar, l.qty, l.batch_reference
-        FROM unnest(${sql.add(addedLines.map((l) => l.orderid))}::varchar[], ${sql.add(addedLines.map((l) => l.qty))}::int[],
-                    ${sql.add(addedLines.map((l) => l.batch))}::varchar[]) WITH ORDINALITY AS l(orderid, qty, batch_reference, n)
-       WHERE ${PASSED}
+      SELECT l.orderid, l.sku, l.qty, l.batch_reference
+        FROM unnest(${sql.add(addedLines.map((l) => l.orderid))}::varchar[], ${sql.add(addedLines.map((l) => l.sku))}::varchar[],
+                    ${sql.add(addedLines.map((l) => l.qty))}::int[], ${sql.add(addedLines.map((l) => l.batch))}::varchar[])
+             WITH ORDINALITY AS l(orderid, sku, qty, batch_reference, n)
        ORDER BY l.n)`);
   }
-  if (events.events.length > 0) ctes.push(`o AS (${outbox(PASSED)})`);
+  if (events.events.length > 0) ctes.push(`o AS (${outbox(sql, events, leaseMs)})`);
+  const check = checked.length > 0 ? `allocation_versions_checked((SELECT count(*) FROM v), ${sql.add(checked.length)}::int)` : '1';
   const ids = events.events.length > 0 ? '(SELECT array_agg(id ORDER BY id) FROM o)' : 'NULL::bigint[]';
-  return { text: `WITH ${ctes.join(',\n')}\nSELECT (SELECT count(*) FROM v)::int AS ok, ${ids} AS outbox_ids`, values: sql.values };
+  return { text: `WITH ${ctes.join(',\n')}\nSELECT ${check} AS ok, ${ids} AS outbox_ids`, values: sql.values };
 }
 
-const PASSED = 'EXISTS (SELECT 1 FROM v)';
+function outbox(sql: Parameters, events: OutboxRows, leaseMs: number): string {
+  return outboxInsert({
+    eventIds: sql.add(events.eventIds),
+    names: sql.add(events.names),
+    skus: sql.add(events.skus),
+    payloads: sql.add(events.payloads),
+    requestIds: sql.add(events.requestIds),
+    traceparents: sql.add(events.traceparents),
+    leaseMs: sql.add(leaseMs),
+  });
+}
 
 /** Bind parameters in order: `add` keeps a value and returns its placeholder. */
 class Parameters {

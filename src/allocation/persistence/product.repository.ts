@@ -3,7 +3,7 @@ import { ConcurrencyConflict } from '../../database/database-errors.js';
 import { preparedQuery } from '../../database/prepared.js';
 import type { Origin, StoredEvent } from '../../messaging/event.js';
 import { OutboxRows } from '../../messaging/outbox.store.js';
-import { Batch, OrderLine, Product } from '../domain/index.js';
+import { Batch, type DomainEvent, OrderLine, Product } from '../domain/index.js';
 import { productState, productStatement, type ProductState } from './product-statement.js';
 import type { ProductRepository } from './unit-of-work.js';
 
@@ -42,22 +42,23 @@ const COLUMNS = `p.sku, p.version, b.reference, b.purchased_quantity, b.allocate
  *   across SKUs), and the version check covers the product as a whole whatever part was loaded.
  * test/unit/product.spec.ts checks that the domain decides the same on this part as on the whole.
  *
- * BY_SKU: the product, its batches with room (a partial index holds exactly those) and the batches of the
- * given orders' lines, with those lines only, never a batch's other lines: it costs the same with 2 or
- * 10,000 batches and 10 or 10,000 lines. The lines are looked up on their own (MATERIALIZED) by their key
- * (orderid, sku): joined to the batches, a cached plan may instead walk every line of a batch whose size it
- * underestimated.
+ * BY_SKU: the products of the given SKUs, each with its batches with room (a partial index holds exactly
+ * those) and the batches of the given orders' lines, with those lines only, never a batch's other lines:
+ * it costs the same with 2 or 10,000 batches and 10 or 10,000 lines. The lines are looked up on their own
+ * (MATERIALIZED) by their key (orderid, sku): joined to the batches, a cached plan may instead walk every
+ * line of a batch whose size it underestimated. (Orders and SKUs are matched as two lists, so an order of
+ * one SKU may bring its line of another SKU of the list too: a real line of a loaded batch, harmless.)
  */
-const BY_SKU = `WITH line AS MATERIALIZED (SELECT batch_reference, orderid, qty FROM allocations WHERE orderid = ANY($2::varchar[]) AND sku = $1),
+const BY_SKU = `WITH line AS MATERIALIZED (SELECT batch_reference, orderid, qty FROM allocations WHERE orderid = ANY($2::varchar[]) AND sku = ANY($1::varchar[])),
 batch AS (
-  SELECT reference, purchased_quantity, allocated_quantity, eta FROM batches WHERE sku = $1 AND purchased_quantity > allocated_quantity
+  SELECT sku, reference, purchased_quantity, allocated_quantity, eta FROM batches WHERE sku = ANY($1::varchar[]) AND purchased_quantity > allocated_quantity
   UNION
-  SELECT reference, purchased_quantity, allocated_quantity, eta FROM batches WHERE reference IN (SELECT batch_reference FROM line))
+  SELECT sku, reference, purchased_quantity, allocated_quantity, eta FROM batches WHERE reference IN (SELECT batch_reference FROM line))
 SELECT ${COLUMNS}
   FROM products p
-  LEFT JOIN batch b ON true
+  LEFT JOIN batch b ON b.sku = p.sku
   LEFT JOIN line a ON a.batch_reference = b.reference
- WHERE p.sku = $1`;
+ WHERE p.sku = ANY($1::varchar[])`;
 
 /** BY_BATCH: the product and that one batch, with every line it holds (in allocation order). */
 const BY_BATCH = `SELECT ${COLUMNS}
@@ -69,11 +70,12 @@ const BY_BATCH = `SELECT ${COLUMNS}
 
 // Taken before the read, in a statement of its own: a read that waited on the lock would see the other
 // tables as they were before the wait (READ COMMITTED re-checks only the locked row).
-const LOCK_BY_SKU = 'SELECT 1 FROM products WHERE sku = $1 FOR UPDATE';
+// Several products are locked in one order (by SKU), so that two units of work cannot deadlock.
+const LOCK_BY_SKU = 'SELECT 1 FROM products WHERE sku = ANY($1::varchar[]) ORDER BY sku FOR UPDATE';
 const LOCK_BY_BATCH = 'SELECT 1 FROM products p JOIN batches b ON b.sku = p.sku WHERE b.reference = $1 FOR UPDATE OF p';
 
 export interface SaveOptions {
-  /** The request and trace that recorded the events. */
+  /** The request and trace that recorded the events (unless recorded on behalf of another: onBehalfOf). */
   origin: Origin;
   leaseMs: number;
 }
@@ -85,18 +87,33 @@ const REALLOCATION_HANDLER = 'ReallocationSaga';
 export class TypeOrmProductRepository implements ProductRepository {
   /** Each product handed out or added, with its state as loaded (none: new). */
   private readonly loaded = new Map<Product, ProductState | undefined>();
+  /** Events recorded on behalf of a request other than the unit's own. */
+  private readonly origins = new Map<DomainEvent, Origin>();
 
   constructor(
     private readonly runner: QueryRunner,
     private readonly mode: ReadMode,
   ) {}
 
-  get(sku: string, options: { orderids?: readonly string[] } = {}): Promise<Product | undefined> {
-    return this.load({ sku, orderids: options.orderids ?? [] });
+  async get(sku: string, options: { orderids?: readonly string[] } = {}): Promise<Product | undefined> {
+    return (await this.getMany([sku], options.orderids ?? [])).get(sku);
+  }
+
+  async getMany(skus: readonly string[], orderids: readonly string[] | (() => readonly string[])): Promise<Map<string, Product>> {
+    const distinct = [...new Set(skus)];
+    if (this.mode === 'locking') await this.runner.query(LOCK_BY_SKU, [distinct]);
+    const orders = typeof orderids === 'function' ? orderids() : orderids;
+    const rows = await preparedQuery<Row>(this.runner, BY_SKU, [distinct, [...new Set(orders)]]);
+    const products = new Map<string, Product>();
+    for (const product of toProducts(rows)) {
+      this.loaded.set(product, productState(product));
+      products.set(product.sku, product);
+    }
+    return products;
   }
 
   getByBatchRef(ref: string): Promise<Product | undefined> {
-    return this.load({ batchref: ref });
+    return this.load(ref);
   }
 
   async batchExists(ref: string): Promise<boolean> {
@@ -122,49 +139,57 @@ export class TypeOrmProductRepository implements ProductRepository {
     return row.pending;
   }
 
-  /** Writes each product's changes and the events it recorded; returns the events as stored in the outbox. */
-  async save(options: SaveOptions): Promise<StoredEvent[]> {
-    const stored: StoredEvent[] = [];
-    for (const [product, before] of this.loaded) {
-      const events = new OutboxRows(product.events.splice(0), options.origin);
-      const statement = productStatement(before, productState(product), events, options.leaseMs);
-      if (!statement) continue;
-      const [row] = await preparedQuery<{ ok: number; outbox_ids: string[] | null }>(this.runner, statement.text, statement.values);
-      if (row.ok !== 1) throw new ConcurrencyConflict(product.sku);
-      stored.push(...events.stored(row.outbox_ids ?? []));
+  onBehalfOf<T>(origin: Origin, decide: () => T): T {
+    const recorded = new Map([...this.loaded.keys()].map((p) => [p, p.events.length]));
+    try {
+      return decide();
+    } finally {
+      for (const [product, before] of recorded) for (const event of product.events.slice(before)) this.origins.set(event, origin);
     }
-    return stored;
   }
 
-  private async load(key: { sku: string; orderids: readonly string[] } | { batchref: string }): Promise<Product | undefined> {
-    const bySku = 'sku' in key;
+  /**
+   * Writes every product's changes and the events they recorded, in one statement (a lost race on any
+   * product fails it whole); returns the events as stored in the outbox.
+   */
+  async save(options: SaveOptions): Promise<StoredEvent[]> {
+    const changes = [...this.loaded].map(([product, before]) => ({ before, after: productState(product) }));
+    const recorded = [...this.loaded.keys()].flatMap((product) => product.events.splice(0));
+    const events = new OutboxRows(recorded, recorded.map((e) => this.origins.get(e) ?? options.origin));
+    const statement = productStatement(changes, events, options.leaseMs);
+    if (!statement) return [];
+    const [row] = await preparedQuery<{ outbox_ids: string[] | null }>(this.runner, statement.text, statement.values);
+    return events.stored(row.outbox_ids ?? []);
+  }
+
+  private async load(batchref: string): Promise<Product | undefined> {
     if (this.mode === 'locking') {
-      const locked: unknown[] = await this.runner.query(bySku ? LOCK_BY_SKU : LOCK_BY_BATCH, [bySku ? key.sku : key.batchref]);
+      const locked: unknown[] = await this.runner.query(LOCK_BY_BATCH, [batchref]);
       if (locked.length === 0) return undefined;
     }
-    const rows = bySku
-      ? await preparedQuery<Row>(this.runner, BY_SKU, [key.sku, key.orderids])
-      : await preparedQuery<Row>(this.runner, BY_BATCH, [key.batchref]);
-    if (rows.length === 0) return undefined;
-    const product = toProduct(rows);
-    this.loaded.set(product, productState(product));
+    const [product] = toProducts(await preparedQuery<Row>(this.runner, BY_BATCH, [batchref]));
+    if (product) this.loaded.set(product, productState(product));
     return product;
   }
 }
 
-/** One row per batch (and per loaded line of it), lines in allocation order. */
-function toProduct(rows: Row[]): Product {
-  const { sku, version } = rows[0];
-  const batches = new Map<string, { row: Row; lines: OrderLine[] }>();
+/** Rows of one or more products: one per batch (and per loaded line of it), lines in allocation order. */
+function toProducts(rows: Row[]): Product[] {
+  const products = new Map<string, { version: number; batches: Map<string, { row: Row; lines: OrderLine[] }> }>();
   for (const row of rows) {
+    const product = products.get(row.sku) ?? { version: row.version, batches: new Map() };
+    products.set(row.sku, product);
     if (row.reference === null) continue;
-    const entry = batches.get(row.reference) ?? { row, lines: [] };
-    if (row.orderid !== null) entry.lines.push(new OrderLine(row.orderid, sku, row.qty!));
-    batches.set(row.reference, entry);
+    const entry = product.batches.get(row.reference) ?? { row, lines: [] };
+    if (row.orderid !== null) entry.lines.push(new OrderLine(row.orderid, row.sku, row.qty!));
+    product.batches.set(row.reference, entry);
   }
-  return new Product(
-    sku,
-    [...batches.values()].map(({ row, lines }) => new Batch(row.reference!, sku, row.purchased_quantity!, row.eta, lines, row.allocated_quantity!)),
-    version,
+  return [...products].map(
+    ([sku, { version, batches }]) =>
+      new Product(
+        sku,
+        [...batches.values()].map(({ row, lines }) => new Batch(row.reference!, sku, row.purchased_quantity!, row.eta, lines, row.allocated_quantity!)),
+        version,
+      ),
   );
 }

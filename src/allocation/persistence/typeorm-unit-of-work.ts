@@ -8,7 +8,7 @@ import type { StoredEvent } from '../../messaging/event.js';
 import { EventPublisher } from '../../messaging/event-publisher.js';
 import { currentTraceparent } from '../../tracing/trace-context.js';
 import { type ReadMode, TypeOrmProductRepository } from './product.repository.js';
-import { type ProductRepository, UnitOfWork } from './unit-of-work.js';
+import { type Contention, type ProductRepository, UnitOfWork } from './unit-of-work.js';
 
 @Injectable()
 export class TypeOrmUnitOfWork extends UnitOfWork {
@@ -31,12 +31,16 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
    * The first attempt is optimistic: one read, one write that checks the version (2 round trips, no
    * transaction needed: the write is one statement). If it lost a race, the command runs again in a
    * transaction that first locks the product row, so it cannot lose again to another locking attempt;
-   * after COMMAND_MAX_ATTEMPTS it gives up with a 503.
+   * after COMMAND_MAX_ATTEMPTS it gives up with a 503. A caller that knows its products to be contended
+   * (`contention.lockFirst`) skips the optimistic attempt.
    */
-  async run<T>(work: (products: ProductRepository) => Promise<T>): Promise<T> {
+  async run<T>(work: (products: ProductRepository) => Promise<T>, contention: Contention = {}): Promise<T> {
     let outcome: { result: T; events: StoredEvent[] };
     try {
-      outcome = await this.conflictRetry.execute(({ attempt }) => this.once(work, attempt === 0 ? 'optimistic' : 'locking'));
+      outcome = await this.conflictRetry.execute(({ attempt }) => {
+        if (attempt > 0) contention.onLostRace?.();
+        return this.once(work, attempt === 0 && !contention.lockFirst ? 'optimistic' : 'locking');
+      });
     } catch (error) {
       throw asTemporarilyUnavailable(error) ?? error;
     }
