@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -23,10 +24,8 @@ describe('Flash sale: one SKU, many concurrent allocations, two instances', () =
     await Promise.all(apps.map((t) => t.close()));
   });
 
-  const post = async (instance: number, path: string, body: unknown): Promise<Answer> => {
-    const res = await fetch(`${urls[instance]}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as Answer['body'] };
-  };
+  const post = (instance: number, path: string, body: unknown) => send(urls[instance], 'POST', path, body);
+  const get = async (instance: number, path: string) => (await send(urls[instance], 'GET', path)).body as unknown;
   const count = async (sql: string, params: unknown[]) => Number((await apps[0].app.get(DataSource).query(sql, params))[0].n);
 
   it('allocates exactly the stock: 500 at once on two instances, stock for 300, gives 300 x 202 and 200 x 409, with counters, lines and events that match', async () => {
@@ -46,7 +45,7 @@ describe('Flash sale: one SKU, many concurrent allocations, two instances', () =
     expect(answers.filter((a) => a.body.batchref === warehouse)).toHaveLength(200);
     expect(answers.filter((a) => a.body.batchref === shipment)).toHaveLength(100);
 
-    const product = await fetch(`${urls[1]}/products/${sku}`).then((r) => r.json() as Promise<{ batches: { ref: string; allocated: number; available: number }[] }>);
+    const product = (await get(1, `/products/${sku}`)) as { batches: { ref: string; allocated: number; available: number }[] };
     expect(product.batches.map((b) => [b.ref, b.allocated, b.available]).sort()).toEqual([
       [shipment, 100, 0],
       [warehouse, 200, 0],
@@ -60,7 +59,7 @@ describe('Flash sale: one SKU, many concurrent allocations, two instances', () =
     // Read your writes on the other instance, for every line answered 202.
     for (const [i, orderid] of orders.entries()) {
       if (answers[i].status !== 202 || i % 10 !== 0) continue;
-      const view = await fetch(`${urls[(i + 1) % 2]}/allocations/${orderid}`).then((r) => r.json());
+      const view = await get((i + 1) % 2, `/allocations/${orderid}`);
       expect(view).toEqual([{ sku, batchref: answers[i].body.batchref }]);
     }
   });
@@ -99,3 +98,18 @@ describe('Flash sale: one SKU, many concurrent allocations, two instances', () =
     expect(await count(`SELECT count(*) AS n FROM outbox WHERE sku = $1 AND name = 'Allocated'`, [sku])).toBe(20);
   });
 });
+
+/** One request on a connection of its own, closed after the answer: nothing stays open after the test. */
+function send(url: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    const req = http.request(`${url}${path}`, { method, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (data += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(data) as Answer['body'] }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
