@@ -1,7 +1,7 @@
 /** How PostgreSQL and connection errors are classified: a lost race is retried, an outage is a 503. */
 
 const CONFLICT_CODES = new Set([
-  '40001', // serialization_failure
+  '40001', // serialization_failure; also a product's version check failing (allocation_versions_checked)
   '40P01', // deadlock_detected
   '23505', // unique_violation: two commands created the same product or batch at once
   '55P03', // lock_not_available: lock_timeout expired waiting for the product row
@@ -23,7 +23,6 @@ function codeOf(error: unknown): string | undefined {
 }
 
 export function isConflict(error: unknown): boolean {
-  if (error instanceof ConcurrencyConflict) return true;
   const code = codeOf(error);
   return code !== undefined && CONFLICT_CODES.has(code);
 }
@@ -40,14 +39,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const message = (error as Error)?.message ?? '';
   if (code === '55000') return /not currently accepting connections/i.test(message);
   return /Connection terminated|Client has encountered a connection error|connect ECONNREFUSED/i.test(message);
-}
-
-/** Another command changed the product between our read and our write. */
-export class ConcurrencyConflict extends Error {
-  constructor(sku: string) {
-    super(`product ${sku} was changed concurrently`);
-    this.name = 'ConcurrencyConflict';
-  }
 }
 
 /** The service cannot answer now but may shortly: a 503 with Retry-After. */

@@ -8,7 +8,6 @@ import { ChangeBatchQuantityHandler } from '../../src/allocation/commands/change
 import { CreateBatch } from '../../src/allocation/commands/create-batch/create-batch.command.js';
 import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/create-batch.handler.js';
 import { Allocated, Deallocated, DuplicateBatch, OrderLine, OutOfStock, Product } from '../../src/allocation/domain/index.js';
-import { ConcurrencyConflict } from '../../src/allocation/persistence/product.repository.js';
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
 import { TemporarilyUnavailable } from '../../src/database/database-errors.js';
 import type { Event, StoredEvent } from '../../src/messaging/event.js';
@@ -201,13 +200,48 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
     }
   });
 
+  it('saves the products of a unit all or none: one lost race among several products leaves nothing of the others', async () => {
+    const [a, b, c] = [unique('A'), unique('B'), unique('C')];
+    const { create } = handlers(uow);
+    await create(unique('a'), a, 10);
+    await create(unique('b'), b, 10);
+    await create(unique('c'), c, 10);
+    let runs = 0;
+    await uow.run(async (products) => {
+      runs += 1;
+      const found = await products.getMany([c, a, b], ['w', 'x', 'y']);
+      // Between this unit's read and its write, another instance allocates on B.
+      if (runs === 1) await handlers(otherUow).allocate('z', b, 1);
+      found.get(c)!.allocate(new OrderLine('w', c, 100)); // out of stock: an event that a second attempt records again
+      found.get(a)!.allocate(new OrderLine('x', a, 1));
+      found.get(b)!.allocate(new OrderLine('y', b, 1));
+    });
+    expect(runs).toBe(2); // the first attempt's statement failed whole (40001), the second locked and committed
+    expect(await stock(a)).toMatchObject({ version: 2, batches: [{ allocated_quantity: 1, summed: 1 }] });
+    expect(await stock(b)).toMatchObject({ version: 3, batches: [{ allocated_quantity: 2, summed: 2 }] });
+    const events: { sku: string; name: string; n: number }[] = await dataSource.query(
+      `SELECT sku, name, count(*)::int AS n FROM outbox WHERE sku = ANY($1) GROUP BY sku, name`,
+      [[a, b, c]],
+    );
+    expect(events).toEqual(
+      expect.arrayContaining([
+        { sku: a, name: 'Allocated', n: 1 },
+        { sku: b, name: 'Allocated', n: 2 },
+        { sku: c, name: 'OutOfStock', n: 1 },
+      ]),
+    );
+    expect(events).toHaveLength(3);
+  });
+
   it('re-runs the whole command after a lost race, and gives up with TemporarilyUnavailable past the bound', async () => {
+    // As PostgreSQL reports a failed version check (allocation_versions_checked) or a serialization failure.
+    const lostRace = () => Object.assign(new Error('a product changed since it was read'), { code: '40001' });
     const bounded = unitOfWork(dataSource, publisher, { COMMAND_MAX_ATTEMPTS: '3' });
     let runs = 0;
     await expect(
       bounded.run(async () => {
         runs += 1;
-        if (runs < 3) throw new ConcurrencyConflict('SKU');
+        if (runs < 3) throw lostRace();
         return 'done';
       }),
     ).resolves.toBe('done');
@@ -217,7 +251,7 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
     const error = await bounded
       .run(async () => {
         runs += 1;
-        throw new ConcurrencyConflict('SKU');
+        throw lostRace();
       })
       .catch((e: unknown) => e);
     expect(runs).toBe(3);

@@ -1,5 +1,4 @@
 import type { QueryRunner } from 'typeorm';
-import { ConcurrencyConflict } from '../../database/database-errors.js';
 import { preparedQuery } from '../../database/prepared.js';
 import type { Origin, StoredEvent } from '../../messaging/event.js';
 import { OutboxRows } from '../../messaging/outbox.store.js';
@@ -7,7 +6,6 @@ import { Batch, type DomainEvent, OrderLine, Product } from '../domain/index.js'
 import { productState, productStatement, type ProductState } from './product-statement.js';
 import type { ProductRepository } from './unit-of-work.js';
 
-export { ConcurrencyConflict };
 
 /**
  * How a unit of work reads: `optimistic` reads without locks and relies on the version check of the
@@ -83,7 +81,7 @@ export interface SaveOptions {
 /** The handler that reallocates deallocated lines (ReallocationSaga's handlerName). */
 const REALLOCATION_HANDLER = 'ReallocationSaga';
 
-/** Loads products in one statement each and saves each in one statement (product-statement.ts). */
+/** Loads products in one statement per read, and saves all a unit of work changed in one statement (product-statement.ts). */
 export class TypeOrmProductRepository implements ProductRepository {
   /** Each product handed out or added, with its state as loaded (none: new). */
   private readonly loaded = new Map<Product, ProductState | undefined>();
