@@ -5,6 +5,7 @@ const CONFLICT_CODES = new Set([
   '40P01', // deadlock_detected
   '23505', // unique_violation: two commands created the same product or batch at once
   '55P03', // lock_not_available: lock_timeout expired waiting for the product row
+  '57014', // query_canceled: statement_timeout, a statement held up behind locks or load
 ]);
 
 /**
@@ -20,6 +21,16 @@ function codeOf(error: unknown): string | undefined {
   const e = error as { code?: unknown; driverError?: { code?: unknown } };
   const code = e?.code ?? e?.driverError?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * An error that one line's data may cause (a data exception, a constraint other than a duplicate key, or
+ * an error of our own code, which has no SQLSTATE): worth trying the other lines without that one.
+ */
+export function mayBeCausedByOneLine(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code === undefined) return !(error instanceof TemporarilyUnavailable);
+  return code.startsWith('22') || (code.startsWith('23') && code !== '23505');
 }
 
 export function isConflict(error: unknown): boolean {

@@ -34,6 +34,7 @@ export class OutboxRows {
   ) {
     const encoded = events.map(encodeEvent);
     this.origins = Array.isArray(origin) ? origin : events.map(() => origin as Origin);
+    if (this.origins.length !== events.length) throw new Error('one origin per event');
     this.eventIds = events.map(() => randomUUID());
     this.names = encoded.map((e) => e.name);
     this.skus = encoded.map((e) => e.sku);

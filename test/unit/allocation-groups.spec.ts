@@ -57,6 +57,27 @@ describe('AllocationGroups: what one line does to the others of its unit', () =>
     expect(uow.units).toEqual([['a', 'b', 'c']]);
   });
 
+  it('answers every line at once for a failure no line can cause alone (an internal error of the database)', async () => {
+    const uow = new FailingUnitOfWork(() => Object.assign(new Error('internal error'), { code: 'XX000' }));
+    stocked(uow);
+    const groups = new AllocationGroups(uow, { databasePoolSize: 10 });
+    const answers = await settle(['a', 'b', 'c'].map((o) => groups.allocate(new OrderLine(o, 'SKU', 1))));
+    expect(answers).toEqual(Array(3).fill({ error: 'internal error' }));
+    expect(uow.units).toEqual([['a', 'b', 'c']]);
+  });
+
+  it('stops running lines one by one once the database is unavailable: the rest get the 503 at once', async () => {
+    let units = 0;
+    const uow = new FailingUnitOfWork(() =>
+      ++units === 1 ? Object.assign(new Error('invalid byte sequence'), { code: '22021' }) : new TemporarilyUnavailable('The database is unavailable; try again later'),
+    );
+    stocked(uow);
+    const groups = new AllocationGroups(uow, { databasePoolSize: 10 });
+    const answers = await settle(['a', 'b', 'c'].map((o) => groups.allocate(new OrderLine(o, 'SKU', 1))));
+    expect(answers).toEqual(Array(3).fill({ error: 'The database is unavailable; try again later' }));
+    expect(uow.units).toEqual([['a', 'b', 'c'], ['a']]);
+  });
+
   it('keeps a later line of a SKU behind while its unit is in flight, but lets another SKU start', async () => {
     const uow = new FailingUnitOfWork(() => undefined);
     stocked(uow);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { asTemporarilyUnavailable } from '../../src/database/database-errors.js';
+import { asTemporarilyUnavailable, isConflict, mayBeCausedByOneLine, TemporarilyUnavailable } from '../../src/database/database-errors.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -29,5 +29,26 @@ describe('which database errors are a 503', () => {
     ['42P01', 'relation "x" does not exist'],
   ])('%s (%s) is a bug, not an outage: no 503', (code, message) => {
     expect(asTemporarilyUnavailable(pgError(code, message))).toBeUndefined();
+  });
+});
+
+describe('which failures of a shared unit of allocations are worth retrying line by line', () => {
+  it.each([
+    ['22021', true], // invalid byte sequence: one line's data
+    ['23514', true], // a CHECK constraint
+    ['23505', false], // a duplicate key: a lost race, retried as such
+    ['57014', false], // a statement timeout: the database, not a line
+    ['XX000', false],
+  ])('SQLSTATE %s: %s', (code, expected) => {
+    expect(mayBeCausedByOneLine(pgError(code))).toBe(expected);
+  });
+
+  it('an error of our own code (no SQLSTATE) may be one line; a 503 is not', () => {
+    expect(mayBeCausedByOneLine(new TypeError('x'))).toBe(true);
+    expect(mayBeCausedByOneLine(new TemporarilyUnavailable('down'))).toBe(false);
+  });
+
+  it('a statement timeout is retried, then a 503, like a lock timeout', () => {
+    expect(isConflict(pgError('57014', 'canceling statement due to statement timeout'))).toBe(true);
   });
 });

@@ -66,6 +66,8 @@ export function productStatement(products: readonly ProductChange[], events: Out
     return { text: `WITH o AS (${outbox(sql, events, leaseMs)})\nSELECT (SELECT array_agg(id ORDER BY id) FROM o) AS outbox_ids`, values: sql.values };
   }
 
+  // One product twice would be updated once and fail the count forever: a bug to see at once.
+  if (new Set(products.map((p) => p.after.sku)).size !== products.length) throw new Error('a unit of work saves each product once');
   const checked = changed.filter((p) => p.before !== undefined);
   const created = changed.filter((p) => p.before === undefined);
   const newBatches: (BatchState & { sku: string })[] = [];

@@ -68,7 +68,8 @@ const BY_BATCH = `SELECT ${COLUMNS}
 
 // Taken before the read, in a statement of its own: a read that waited on the lock would see the other
 // tables as they were before the wait (READ COMMITTED re-checks only the locked row).
-// Several products are locked in one order (by SKU), so that two units of work cannot deadlock.
+// Several products are locked in one order (by SKU), as the write statement locks them (save()), so that
+// two units of work cannot deadlock.
 const LOCK_BY_SKU = 'SELECT 1 FROM products WHERE sku = ANY($1::varchar[]) ORDER BY sku FOR UPDATE';
 const LOCK_BY_BATCH = 'SELECT 1 FROM products p JOIN batches b ON b.sku = p.sku WHERE b.reference = $1 FOR UPDATE OF p';
 
@@ -151,7 +152,10 @@ export class TypeOrmProductRepository implements ProductRepository {
    * product fails it whole); returns the events as stored in the outbox.
    */
   async save(options: SaveOptions): Promise<StoredEvent[]> {
-    const changes = [...this.loaded].map(([product, before]) => ({ before, after: productState(product) }));
+    // By SKU: the statement then locks the product rows in the order every unit of work locks them.
+    const changes = [...this.loaded]
+      .map(([product, before]) => ({ before, after: productState(product) }))
+      .sort((x, y) => (x.after.sku < y.after.sku ? -1 : x.after.sku > y.after.sku ? 1 : 0));
     const recorded = [...this.loaded.keys()].flatMap((product) => product.events.splice(0));
     const events = new OutboxRows(recorded, recorded.map((e) => this.origins.get(e) ?? options.origin));
     const statement = productStatement(changes, events, options.leaseMs);

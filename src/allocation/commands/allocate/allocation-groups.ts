@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../../config/config.js';
-import { TemporarilyUnavailable } from '../../../database/database-errors.js';
+import { mayBeCausedByOneLine, TemporarilyUnavailable } from '../../../database/database-errors.js';
 import { currentRequestId } from '../../../logging/request-context.js';
 import type { Origin } from '../../../messaging/event.js';
 import { currentTraceparent } from '../../../tracing/trace-context.js';
@@ -42,8 +42,9 @@ type Decision = { outcome: AllocationOutcome } | { error: DomainError };
  *
  * - Every line gets its own outcome: a domain error (out of stock is an outcome; an unknown SKU, the same line
  *   with another quantity) answers that line only, and the others commit.
- * - A unit that fails otherwise is run again line by line, in order, so that a line that makes the database
- *   fail fails alone; an outage or persistent contention (503) answers every line of the unit at once.
+ * - A unit that fails with an error one line's data may cause (a data exception, a constraint, our own bug)
+ *   is run again line by line, in order, so that such a line fails alone; any other failure (an outage,
+ *   contention past the retry bound: 503) answers every line of the unit at once.
  * - Lines of one SKU are decided in their order of arrival on this instance: a SKU is in at most one unit at
  *   a time, and a unit takes the waiting lines in order.
  * - Nothing else changes: the unit of work still checks versions (other instances, other commands), retries
@@ -51,7 +52,8 @@ type Decision = { outcome: AllocationOutcome } | { error: DomainError };
  */
 @Injectable()
 export class AllocationGroups {
-  private readonly waiting: Waiting[] = [];
+  private readonly logger = new Logger('AllocationGroups');
+  private waiting: Waiting[] = [];
   /** SKUs with a unit of work in flight. */
   private readonly busy = new Set<string>();
   private running = 0;
@@ -81,23 +83,28 @@ export class AllocationGroups {
       const skus = new Set(group.map((w) => w.line.sku));
       this.running += 1;
       for (const sku of skus) this.busy.add(sku);
-      void this.commit(group).finally(() => {
-        this.running -= 1;
-        for (const sku of skus) this.busy.delete(sku);
-        this.startUnits();
-      });
+      void this.commit(group)
+        .catch((error: Error) => {
+          // commit settles every line itself; this is a bug, and the lines would wait forever without it.
+          this.logger.error({ msg: 'a unit of allocations failed unexpectedly', error: error.message });
+          for (const w of group) w.reject(error);
+        })
+        .finally(() => {
+          this.running -= 1;
+          for (const sku of skus) this.busy.delete(sku);
+          this.startUnits();
+        });
     }
   }
 
   /** The waiting lines of SKUs with no unit in flight, in arrival order, up to MAX_LINES. */
   private takeGroup(): Waiting[] {
     const group: Waiting[] = [];
-    const rest = this.waiting.filter((w) => {
+    this.waiting = this.waiting.filter((w) => {
       if (this.busy.has(w.line.sku) || group.length >= MAX_LINES) return true;
       group.push(w);
       return false;
     });
-    this.waiting.splice(0, this.waiting.length, ...rest);
     return group;
   }
 
@@ -109,7 +116,7 @@ export class AllocationGroups {
       joining.push(w);
       return false;
     });
-    if (joining.length > 0) this.waiting.splice(0, this.waiting.length, ...rest);
+    if (joining.length > 0) this.waiting = rest;
     return joining;
   }
 
@@ -120,10 +127,11 @@ export class AllocationGroups {
   }
 
   /**
-   * One unit of work for the group; settles each line's promise. Lines of the group's SKUs that arrive
-   * before the unit reads (while it waits for their lock, under contention) join it (`joinLate`).
+   * One unit of work for the group; settles each line's promise, and returns the error that failed the unit
+   * as a whole, if one did. Lines of the group's SKUs that arrive before the unit reads (while it waits for
+   * a connection, or for their lock under contention) join it (`joinLate`).
    */
-  private async commit(group: Waiting[], joinLate = true): Promise<void> {
+  private async commit(group: Waiting[], joinLate = true): Promise<unknown> {
     const skus = [...new Set(group.map((w) => w.line.sku))];
     let decisions: Decision[];
     try {
@@ -136,6 +144,7 @@ export class AllocationGroups {
       decisions = await group[0].resume(() =>
         this.uow.run(async (products) => {
           const found = await products.getMany(skus, () => {
+            // The last moment before the read: the group is final from here on, `decisions` follow it.
             if (joinLate) group.push(...this.latecomers(new Set(skus), MAX_LINES - group.length));
             return group.map((w) => w.line.orderid);
           });
@@ -143,19 +152,25 @@ export class AllocationGroups {
         }, contention),
       );
     } catch (error) {
-      if (group.length === 1 || error instanceof TemporarilyUnavailable) {
+      if (group.length === 1 || !mayBeCausedByOneLine(error)) {
         for (const w of group) w.reject(error);
-        return;
+        return error;
       }
-      // One line may be the cause: each alone, in order, so that it fails only itself.
-      for (const w of group) await this.commit([w], false);
-      return;
+      // One line's data may be the cause: each line alone, in order, so that it fails only itself.
+      for (const [i, w] of group.entries()) {
+        const failure = await this.commit([w], false);
+        if (!(failure instanceof TemporarilyUnavailable)) continue;
+        for (const rest of group.slice(i + 1)) rest.reject(failure);
+        break;
+      }
+      return undefined;
     }
     group.forEach((w, i) => {
       const decision = decisions[i];
       if ('error' in decision) w.reject(decision.error);
       else w.resolve(decision.outcome);
     });
+    return undefined;
   }
 }
 
