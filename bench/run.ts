@@ -357,8 +357,8 @@ interface TwoInstances {
 /**
  * The hot SKU served by two instances on one database (8 connections each) against one instance alone
  * (16), in turn; their commands contend on the product row across instances, where no group can help. The
- * same for many SKUs, as the reference: there the instances seldom contend (a unit's few SKUs among 1,000), so the ratio is about what a second
- * process can give at all where every process shares the same cores.
+ * same for many SKUs, as the reference: there the instances seldom contend (a unit's few SKUs among 1,000),
+ * so the ratio is about what a second process can give at all where every process shares the same cores.
  */
 async function hotOnTwoInstances(root: string, dbUrl: string, port: number): Promise<TwoInstances> {
   const second = await startService(root, dbUrl);
