@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
@@ -20,7 +21,10 @@ export async function startTestApp(env: Record<string, string | undefined> = {},
 /** Closes the app; a close that takes long says what is still open, so that a hung teardown can be told apart. */
 async function closeWatched(app: INestApplication): Promise<void> {
   const watchdog = setTimeout(() => {
-    process.stderr.write(`app.close() still running after 10 s; open: ${JSON.stringify(process.getActiveResourcesInfo())}\n`);
+    // Which sockets are still open says which part holds the close up (the pool's port, Redis's, an HTTP client's).
+    const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+    const sockets = handles.filter((h): h is Socket => h instanceof Socket).map((s) => `${s.localPort}->${s.remotePort}`);
+    process.stderr.write(`app.close() still running after 10 s; open: ${JSON.stringify(process.getActiveResourcesInfo())}; sockets: ${sockets.join(' ')}\n`);
   }, 10_000);
   watchdog.unref();
   try {
