@@ -6,7 +6,6 @@ import { Batch, type DomainEvent, OrderLine, Product } from '../domain/index.js'
 import { productState, productStatement, type ProductState } from './product-statement.js';
 import type { ProductRepository } from './unit-of-work.js';
 
-
 /**
  * How a unit of work reads: `optimistic` reads without locks and relies on the version check of the
  * single write; `locking` first takes the product row with SELECT … FOR UPDATE, so that commands on one
@@ -68,9 +67,13 @@ const BY_BATCH = `SELECT ${COLUMNS}
 
 // Taken before the read, in a statement of its own: a read that waited on the lock would see the other
 // tables as they were before the wait (READ COMMITTED re-checks only the locked row).
-// Several products are locked in one order (by SKU), as the write statement locks them (save()), so that
-// two units of work cannot deadlock.
-const LOCK_BY_SKU = 'SELECT 1 FROM products WHERE sku = ANY($1::varchar[]) ORDER BY sku FOR UPDATE';
+// Several products are locked in the order of the list, sorted by bySku as the write statement takes them
+// (save()), so that two units of work cannot deadlock; not by SQL's ORDER BY sku, whose collation may differ.
+const LOCK_BY_SKU = `SELECT 1 FROM products p JOIN unnest($1::varchar[]) WITH ORDINALITY AS k(sku, n) ON p.sku = k.sku
+  ORDER BY k.n FOR UPDATE OF p`;
+
+/** The one order in which a unit of work locks and writes several products. */
+const bySku = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const LOCK_BY_BATCH = 'SELECT 1 FROM products p JOIN batches b ON b.sku = p.sku WHERE b.reference = $1 FOR UPDATE OF p';
 
 export interface SaveOptions {
@@ -99,7 +102,7 @@ export class TypeOrmProductRepository implements ProductRepository {
   }
 
   async getMany(skus: readonly string[], orderids: readonly string[] | (() => readonly string[])): Promise<Map<string, Product>> {
-    const distinct = [...new Set(skus)];
+    const distinct = [...new Set(skus)].sort(bySku);
     if (this.mode === 'locking') await this.runner.query(LOCK_BY_SKU, [distinct]);
     const orders = typeof orderids === 'function' ? orderids() : orderids;
     const rows = await preparedQuery<Row>(this.runner, BY_SKU, [distinct, [...new Set(orders)]]);
@@ -153,9 +156,7 @@ export class TypeOrmProductRepository implements ProductRepository {
    */
   async save(options: SaveOptions): Promise<StoredEvent[]> {
     // By SKU: the statement then locks the product rows in the order every unit of work locks them.
-    const changes = [...this.loaded]
-      .map(([product, before]) => ({ before, after: productState(product) }))
-      .sort((x, y) => (x.after.sku < y.after.sku ? -1 : x.after.sku > y.after.sku ? 1 : 0));
+    const changes = [...this.loaded].map(([product, before]) => ({ before, after: productState(product) })).sort((x, y) => bySku(x.after.sku, y.after.sku));
     const recorded = [...this.loaded.keys()].flatMap((product) => product.events.splice(0));
     const events = new OutboxRows(recorded, recorded.map((e) => this.origins.get(e) ?? options.origin));
     const statement = productStatement(changes, events, options.leaseMs);
