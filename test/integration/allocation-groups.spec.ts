@@ -6,17 +6,9 @@ import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/c
 import { type AllocationOutcome, InvalidSku, OrderLine, OrderLineConflict } from '../../src/allocation/domain/index.js';
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
 import { withRequestId } from '../../src/logging/request-context.js';
-import type { StoredEvent } from '../../src/messaging/event.js';
-import { EventPublisher } from '../../src/messaging/event-publisher.js';
+import { RecordingPublisher } from '../fakes/recording-publisher.js';
 import { openDataSource } from '../support/database.js';
 import { testConfig, unique } from '../support/config.js';
-
-class RecordingPublisher extends EventPublisher {
-  readonly stored: StoredEvent[] = [];
-  async publish(events: readonly StoredEvent[]): Promise<void> {
-    this.stored.push(...events);
-  }
-}
 
 /** Counts the statements that write products: one per unit of work that changed something. */
 class CountingUnitOfWork extends TypeOrmUnitOfWork {

@@ -11,17 +11,9 @@ import { Reallocate } from '../../src/allocation/commands/reallocate/reallocate.
 import { ReallocateHandler } from '../../src/allocation/commands/reallocate/reallocate.handler.js';
 import { Deallocated, OrderLineConflict } from '../../src/allocation/domain/index.js';
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
-import type { StoredEvent } from '../../src/messaging/event.js';
-import { EventPublisher } from '../../src/messaging/event-publisher.js';
+import { RecordingPublisher } from '../fakes/recording-publisher.js';
 import { openDataSource } from '../support/database.js';
 import { testConfig, unique } from '../support/config.js';
-
-class RecordingPublisher extends EventPublisher {
-  readonly stored: StoredEvent[] = [];
-  async publish(events: readonly StoredEvent[]): Promise<void> {
-    this.stored.push(...events);
-  }
-}
 
 const USED_UP = 3000;
 

@@ -10,20 +10,10 @@ import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/c
 import { Allocated, Deallocated, DuplicateBatch, OrderLine, OutOfStock, Product } from '../../src/allocation/domain/index.js';
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
 import { TemporarilyUnavailable } from '../../src/database/database-errors.js';
-import type { Event, StoredEvent } from '../../src/messaging/event.js';
-import { EventPublisher } from '../../src/messaging/event-publisher.js';
+import type { EventPublisher } from '../../src/messaging/event-publisher.js';
+import { RecordingPublisher } from '../fakes/recording-publisher.js';
 import { openDataSource } from '../support/database.js';
 import { testConfig, unique } from '../support/config.js';
-
-class RecordingPublisher extends EventPublisher {
-  readonly stored: StoredEvent[] = [];
-  get events(): Event[] {
-    return this.stored.map((s) => s.event);
-  }
-  async publish(events: readonly StoredEvent[]): Promise<void> {
-    this.stored.push(...events);
-  }
-}
 
 /** A unit of work as the service builds one, handing its committed events to `publisher`. */
 function unitOfWork(dataSource: DataSource, publisher: EventPublisher, env: Record<string, string> = {}): TypeOrmUnitOfWork {
