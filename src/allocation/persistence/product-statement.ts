@@ -143,9 +143,10 @@ export function productStatement(products: readonly ProductChange[], events: Out
        ORDER BY l.n)`);
   }
   if (events.events.length > 0) ctes.push(`o AS (${outbox(sql, events, leaseMs)})`);
-  const check = checked.length > 0 ? `allocation_versions_checked((SELECT count(*) FROM v), ${sql.add(checked.length)}::int)` : '1';
+  // The check is a column of the result, so that it runs; it raises rather than returning false.
+  const check = checked.length > 0 ? `allocation_versions_checked((SELECT count(*) FROM v), ${sql.add(checked.length)}::int) AS checked, ` : '';
   const ids = events.events.length > 0 ? '(SELECT array_agg(id ORDER BY id) FROM o)' : 'NULL::bigint[]';
-  return { text: `WITH ${ctes.join(',\n')}\nSELECT ${check} AS ok, ${ids} AS outbox_ids`, values: sql.values };
+  return { text: `WITH ${ctes.join(',\n')}\nSELECT ${check}${ids} AS outbox_ids`, values: sql.values };
 }
 
 function outbox(sql: Parameters, events: OutboxRows, leaseMs: number): string {

@@ -83,7 +83,7 @@ export class AllocationGroups {
       const skus = new Set(group.map((w) => w.line.sku));
       this.running += 1;
       for (const sku of skus) this.busy.add(sku);
-      void this.commit(group)
+      void this.commit(group, skus)
         .catch((error: Error) => {
           // commit settles every line itself; this is a bug, and the lines would wait forever without it.
           this.logger.error({ msg: 'a unit of allocations failed unexpectedly', error: error.message });
@@ -120,32 +120,31 @@ export class AllocationGroups {
     return joining;
   }
 
-  private lostRace(skus: readonly string[]): void {
+  private lostRace(skus: ReadonlySet<string>): void {
     const now = Date.now();
     if (this.contended.size > 10_000) for (const [sku, until] of this.contended) if (until <= now) this.contended.delete(sku);
     for (const sku of skus) this.contended.set(sku, now + CONTENDED_MS);
   }
 
   /**
-   * One unit of work for the group; settles each line's promise, and returns the error that failed the unit
-   * as a whole, if one did. Lines of the group's SKUs that arrive before the unit reads (while it waits for
+   * One unit of work for the group (of these SKUs, busy meanwhile); settles each line's promise, and returns
+   * the error that failed the unit as a whole, if one did. Lines of the group's SKUs that arrive before the unit reads (while it waits for
    * a connection, or for their lock under contention) join it (`joinLate`).
    */
-  private async commit(group: Waiting[], joinLate = true): Promise<unknown> {
-    const skus = [...new Set(group.map((w) => w.line.sku))];
+  private async commit(group: Waiting[], skus: ReadonlySet<string>, joinLate = true): Promise<unknown> {
     let decisions: Decision[];
     try {
       const now = Date.now();
       const contention = {
-        lockFirst: skus.some((sku) => (this.contended.get(sku) ?? 0) > now),
+        lockFirst: [...skus].some((sku) => (this.contended.get(sku) ?? 0) > now),
         onLostRace: () => this.lostRace(skus),
       };
       // In the first line's context: the unit's SQL is traced and logged under its request.
       decisions = await group[0].resume(() =>
         this.uow.run(async (products) => {
-          const found = await products.getMany(skus, () => {
+          const found = await products.getMany([...skus], () => {
             // The last moment before the read: the group is final from here on, `decisions` follow it.
-            if (joinLate) group.push(...this.latecomers(new Set(skus), MAX_LINES - group.length));
+            if (joinLate) group.push(...this.latecomers(skus, MAX_LINES - group.length));
             return group.map((w) => w.line.orderid);
           });
           return group.map((w) => decide(products, found.get(w.line.sku), w));
@@ -158,7 +157,7 @@ export class AllocationGroups {
       }
       // One line's data may be the cause: each line alone, in order, so that it fails only itself.
       for (const [i, w] of group.entries()) {
-        const failure = await this.commit([w], false);
+        const failure = await this.commit([w], new Set([w.line.sku]), false);
         if (!(failure instanceof TemporarilyUnavailable)) continue;
         for (const rest of group.slice(i + 1)) rest.reject(failure);
         break;
