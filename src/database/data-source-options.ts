@@ -55,6 +55,8 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
       // A command never waits for a lock or a statement forever: the wait becomes a retry, then a 503.
       options: '-c lock_timeout=5000 -c statement_timeout=30000',
       connectionTimeoutMillis: 5000,
+      // Statements sent without awaiting the previous one travel at once (unit-statements.ts); awaited ones behave as ever.
+      pipeline: true,
     },
   };
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { QueryRunner } from 'typeorm';
 
 /**
  * Hot-path statements as named prepared statements: PostgreSQL parses and plans each once per connection
@@ -11,7 +10,7 @@ import type { QueryRunner } from 'typeorm';
 const MAX_NAMED = 64;
 const names = new Map<string, string>();
 
-function config(text: string, values: unknown[]): pg.QueryConfig {
+export function queryConfig(text: string, values: unknown[]): pg.QueryConfig {
   let name = names.get(text);
   if (!name) {
     if (names.size >= MAX_NAMED) return { text, values };
@@ -19,12 +18,4 @@ function config(text: string, values: unknown[]): pg.QueryConfig {
     names.set(text, name);
   }
   return { name, text, values };
-}
-
-/** Runs on the query runner's own connection (inside its transaction, if any). */
-export async function preparedQuery<T = Record<string, unknown>>(runner: QueryRunner, text: string, values: unknown[]): Promise<T[]> {
-  const client = (runner as unknown as { databaseConnection: pg.PoolClient }).databaseConnection;
-  if (!client) throw new Error('the query runner is not connected');
-  const result = await client.query(config(text, values));
-  return result.rows as T[];
 }

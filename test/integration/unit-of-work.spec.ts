@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Allocate } from '../../src/allocation/commands/allocate/allocate.command.js';
 import { AllocateHandler } from '../../src/allocation/commands/allocate/allocate.handler.js';
 import { AllocationGroups } from '../../src/allocation/commands/allocate/allocation-groups.js';
@@ -9,6 +9,7 @@ import { CreateBatch } from '../../src/allocation/commands/create-batch/create-b
 import { CreateBatchHandler } from '../../src/allocation/commands/create-batch/create-batch.handler.js';
 import { Allocated, Deallocated, DuplicateBatch, OrderLine, OutOfStock, Product } from '../../src/allocation/domain/index.js';
 import { TypeOrmUnitOfWork } from '../../src/allocation/persistence/typeorm-unit-of-work.js';
+import { dataSourceOptions } from '../../src/database/data-source-options.js';
 import { TemporarilyUnavailable } from '../../src/database/database-errors.js';
 import type { EventPublisher } from '../../src/messaging/event-publisher.js';
 import { RecordingPublisher } from '../fakes/recording-publisher.js';
@@ -246,6 +247,70 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
       .catch((e: unknown) => e);
     expect(runs).toBe(3);
     expect(error).toBeInstanceOf(TemporarilyUnavailable);
+  });
+
+  describe('a unit that locks (BEGIN sent with its lock, COMMIT with its write)', () => {
+    const locking = { lockFirst: true };
+    // Another session asks for the product row without waiting: refused while a transaction holds it.
+    const rowIsLocked = async (sku: string) => {
+      const runner = other.createQueryRunner();
+      try {
+        await runner.startTransaction();
+        await runner.query('SELECT 1 FROM products WHERE sku = $1 FOR UPDATE NOWAIT', [sku]);
+        return false;
+      } catch (error) {
+        if ((error as { code?: string }).code === '55P03') return true;
+        throw error;
+      } finally {
+        await runner.rollbackTransaction().catch(() => undefined);
+        await runner.release();
+      }
+    };
+
+    it('holds the product row from its lock to its commit, and commits what it wrote', async () => {
+      const sku = unique('LOCKED');
+      const ref = unique('b');
+      await handlers(uow).create(ref, sku, 10);
+      const heldDuringWork = await uow.run(async (products) => {
+        const product = await products.get(sku, { orderids: ['o1'] });
+        product!.allocate(new OrderLine('o1', sku, 3));
+        return rowIsLocked(sku);
+      }, locking);
+      expect(heldDuringWork).toBe(true);
+      expect(await rowIsLocked(sku)).toBe(false);
+      expect(await stock(sku)).toMatchObject({ version: 2, batches: [{ allocated_quantity: 3, summed: 3 }] });
+    });
+
+    it('rolls back and releases its lock when the work throws, or when its write fails, leaving its connection clean', async () => {
+      // Every unit on the same connection: one left in a transaction would show. (The schema is in place.)
+      const single = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 1)).initialize();
+      try {
+        const u = unitOfWork(single, publisher);
+        const sku = unique('LOCKFAIL');
+        const ref = unique('b');
+        await handlers(uow).create(ref, sku, 2);
+        await expect(
+          u.run(async (products) => {
+            (await products.get(sku))!.allocate(new OrderLine('o1', sku, 1));
+            throw new Error('boom while locked');
+          }, locking),
+        ).rejects.toThrow('boom while locked');
+        expect(await rowIsLocked(sku)).toBe(false);
+        await expect(
+          u.run(async (products) => {
+            const product = await products.get(sku);
+            (product!.batch(ref) as unknown as { allocated: number }).allocated = 3; // past the database's guard
+            product!.version += 1;
+          }, locking),
+        ).rejects.toThrow(/batches_allocation_fits/);
+        expect(await rowIsLocked(sku)).toBe(false);
+        // The same connection runs the next unit, outside any transaction of the failed ones, and commits.
+        await u.run(async (products) => void (await products.get(sku, { orderids: ['o2'] }))!.allocate(new OrderLine('o2', sku, 2)), locking);
+        expect(await stock(sku)).toMatchObject({ version: 2, batches: [{ allocated_quantity: 2, summed: 2 }] });
+      } finally {
+        await single.destroy();
+      }
+    });
   });
 
   it('shrinks a batch of 30,000 lines to nothing in one statement (its size does not grow with the lines)', async () => {

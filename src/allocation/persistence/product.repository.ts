@@ -1,5 +1,4 @@
-import type { QueryRunner } from 'typeorm';
-import { preparedQuery } from '../../database/prepared.js';
+import type { UnitStatements } from '../../database/unit-statements.js';
 import type { Origin, StoredEvent } from '../../messaging/event.js';
 import { OutboxRows } from '../../messaging/outbox.store.js';
 import { Batch, type DomainEvent, OrderLine, Product } from '../domain/index.js';
@@ -93,7 +92,7 @@ export class TypeOrmProductRepository implements ProductRepository {
   private readonly origins = new Map<DomainEvent, Origin>();
 
   constructor(
-    private readonly runner: QueryRunner,
+    private readonly sql: UnitStatements,
     private readonly mode: ReadMode,
   ) {}
 
@@ -103,9 +102,9 @@ export class TypeOrmProductRepository implements ProductRepository {
 
   async getMany(skus: readonly string[], orderids: readonly string[] | (() => readonly string[])): Promise<Map<string, Product>> {
     const distinct = [...new Set(skus)].sort(bySku);
-    if (this.mode === 'locking') await this.runner.query(LOCK_BY_SKU, [distinct]);
+    if (this.mode === 'locking') await this.sql.send({ text: LOCK_BY_SKU, values: [distinct] });
     const orders = typeof orderids === 'function' ? orderids() : orderids;
-    const rows = await preparedQuery<Row>(this.runner, BY_SKU, [distinct, [...new Set(orders)]]);
+    const [rows] = await this.sql.send<Row>({ text: BY_SKU, values: [distinct, [...new Set(orders)]] });
     const products = new Map<string, Product>();
     for (const product of toProducts(rows)) {
       this.loaded.set(product, productState(product));
@@ -119,7 +118,7 @@ export class TypeOrmProductRepository implements ProductRepository {
   }
 
   async batchExists(ref: string): Promise<boolean> {
-    const rows: unknown[] = await this.runner.query('SELECT 1 FROM batches WHERE reference = $1', [ref]);
+    const [rows] = await this.sql.send({ text: 'SELECT 1 FROM batches WHERE reference = $1', values: [ref] });
     return rows.length > 0;
   }
 
@@ -130,14 +129,14 @@ export class TypeOrmProductRepository implements ProductRepository {
   async awaitingReallocation(sku: string, orderid: string): Promise<boolean> {
     // Its Deallocated event not yet handed to the saga, or the saga's delivery failed and will be retried.
     // Both sets are small and indexed (undispatched events; deliveries retrying).
-    const [row]: { pending: boolean }[] = await this.runner.query(
-      `SELECT EXISTS (SELECT 1 FROM outbox o
+    const [[row]] = await this.sql.send<{ pending: boolean }>({
+      text: `SELECT EXISTS (SELECT 1 FROM outbox o
                        WHERE o.dispatched_at IS NULL AND o.sku = $1 AND o.name = 'Deallocated' AND o.payload->>'orderid' = $2)
            OR EXISTS (SELECT 1 FROM event_deliveries d JOIN outbox o ON o.id = d.outbox_id
                        WHERE d.status = 'retrying' AND d.handler = $3 AND o.sku = $1 AND o.name = 'Deallocated' AND o.payload->>'orderid' = $2)
            AS pending`,
-      [sku, orderid, REALLOCATION_HANDLER],
-    );
+      values: [sku, orderid, REALLOCATION_HANDLER],
+    });
     return row.pending;
   }
 
@@ -152,7 +151,7 @@ export class TypeOrmProductRepository implements ProductRepository {
 
   /**
    * Writes every product's changes and the events they recorded, in one statement (a lost race on any
-   * product fails it whole); returns the events as stored in the outbox.
+   * product fails it whole), with the COMMIT of a locking unit; returns the events as stored in the outbox.
    */
   async save(options: SaveOptions): Promise<StoredEvent[]> {
     // By SKU: the statement then locks the product rows in the order every unit of work locks them.
@@ -160,17 +159,17 @@ export class TypeOrmProductRepository implements ProductRepository {
     const recorded = [...this.loaded.keys()].flatMap((product) => product.events.splice(0));
     const events = new OutboxRows(recorded, recorded.map((e) => this.origins.get(e) ?? options.origin));
     const statement = productStatement(changes, events, options.leaseMs);
-    if (!statement) return [];
-    const [row] = await preparedQuery<{ outbox_ids: string[] | null }>(this.runner, statement.text, statement.values);
-    return events.stored(row.outbox_ids ?? []);
+    const [row] = await this.sql.sendLast<{ outbox_ids: string[] | null }>(statement);
+    return statement ? events.stored(row.outbox_ids ?? []) : [];
   }
 
   private async load(batchref: string): Promise<Product | undefined> {
-    if (this.mode === 'locking') {
-      const locked: unknown[] = await this.runner.query(LOCK_BY_BATCH, [batchref]);
-      if (locked.length === 0) return undefined;
-    }
-    const [product] = toProducts(await preparedQuery<Row>(this.runner, BY_BATCH, [batchref]));
+    const read = { text: BY_BATCH, values: [batchref] };
+    // Locking: the read is sent with the lock (no work joins in between here); it runs once the lock is
+    // taken, in a snapshot of its own, so it sees what the holder committed.
+    const sent = this.mode === 'locking' ? [{ text: LOCK_BY_BATCH, values: [batchref] }, read] : [read];
+    const rows = (await this.sql.send<Row>(...sent)).at(-1)!;
+    const [product] = toProducts(rows);
     if (product) this.loaded.set(product, productState(product));
     return product;
   }

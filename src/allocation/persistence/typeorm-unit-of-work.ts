@@ -3,6 +3,7 @@ import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { asTemporarilyUnavailable, isConflict } from '../../database/database-errors.js';
+import { UnitStatements } from '../../database/unit-statements.js';
 import { currentRequestId } from '../../logging/request-context.js';
 import type { StoredEvent } from '../../messaging/event.js';
 import { EventPublisher } from '../../messaging/event-publisher.js';
@@ -53,15 +54,15 @@ export class TypeOrmUnitOfWork extends UnitOfWork {
   private async once<T>(work: (products: ProductRepository) => Promise<T>, mode: ReadMode): Promise<{ result: T; events: StoredEvent[] }> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
+    const sql = new UnitStatements(runner, mode === 'locking');
     try {
-      if (mode === 'locking') await runner.startTransaction();
-      const products = new TypeOrmProductRepository(runner, mode);
+      const products = new TypeOrmProductRepository(sql, mode);
       const result = await work(products);
+      // Saving commits (a locking unit's transaction).
       const events = await products.save({ origin: { requestId: currentRequestId(), traceparent: currentTraceparent() }, leaseMs: this.config.outboxLeaseMs });
-      if (runner.isTransactionActive) await runner.commitTransaction();
       return { result, events };
     } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await sql.abandon().catch(() => undefined);
       throw error;
     } finally {
       await runner.release();
