@@ -24,25 +24,21 @@ export class UnitStatements {
     private readonly transaction: boolean,
   ) {}
 
-  /** Sends the statements at once (behind BEGIN, if the transaction is not begun); each one's rows. */
+  /** Sends the statements at once (behind BEGIN, in a transaction not begun yet); resolves with each one's rows. */
   async send<T = Record<string, unknown>>(...statements: SqlStatement[]): Promise<T[][]> {
-    const client = this.client();
-    const begin = this.transaction && this.state === 'not begun' ? [client.query('BEGIN')] : [];
-    if (this.transaction) this.state = 'open';
-    const results = await Promise.all([...begin, ...statements.map((s) => client.query(queryConfig(s.text, s.values)))]);
-    return results.slice(begin.length).map((r) => r.rows as T[]);
+    const begin = this.transaction && this.state === 'not begun';
+    if (begin) this.state = 'open';
+    const rows = await this.pipelined<T>(begin ? [{ text: 'BEGIN', values: [] }, ...statements] : statements);
+    return begin ? rows.slice(1) : rows;
   }
 
-  /** Sends the last statement, if any, with COMMIT behind it (in a transaction): its rows once committed. */
+  /** Sends the unit's last statement, if any, with COMMIT behind it (if a transaction is open): its rows once committed. */
   async sendLast<T = Record<string, unknown>>(statement: SqlStatement | undefined): Promise<T[]> {
-    if (!this.transaction) return statement ? (await this.send<T>(statement))[0] : [];
-    const client = this.client();
-    const sent = [...(this.state === 'not begun' ? [client.query('BEGIN')] : []), ...(statement ? [client.query(queryConfig(statement.text, statement.values))] : [])];
+    if (this.state !== 'open') return statement ? (await this.pipelined<T>([statement]))[0] : []; // a transaction of its own
     this.state = 'ended';
-    const [results, commit] = await Promise.all([Promise.all(sent), client.query('COMMIT')]);
-    // A COMMIT in a transaction that failed answers ROLLBACK; the failure itself rejected above.
-    if (commit.command !== 'COMMIT') throw new Error(`the transaction did not commit (${commit.command})`);
-    return statement ? (results.at(-1)!.rows as T[]) : [];
+    const rows = await this.pipelined<T>([...(statement ? [statement] : []), { text: 'COMMIT', values: [] }]);
+    // A COMMIT behind a statement that failed answers ROLLBACK, but that statement's error rejected first.
+    return statement ? rows[0] : [];
   }
 
   /** Ends a transaction that a failure left open. */
@@ -50,6 +46,12 @@ export class UnitStatements {
     if (this.state !== 'open') return;
     this.state = 'ended';
     await this.client().query('ROLLBACK');
+  }
+
+  private async pipelined<T>(statements: SqlStatement[]): Promise<T[][]> {
+    const client = this.client();
+    const results = await Promise.all(statements.map((s) => client.query(s.values.length > 0 ? queryConfig(s.text, s.values) : s.text)));
+    return results.map((r) => r.rows as T[]);
   }
 
   private client(): pg.PoolClient {
