@@ -38,6 +38,19 @@ interface Run {
   fiveXX: number;
   /** 2xx answers in all. */
   ok?: number;
+  /** What each allocation (2xx) cost the machine during the run, where /proc tells (Linux). */
+  cost?: Cost;
+}
+
+interface Cost {
+  /** CPU milliseconds per allocation, of the service process(es), of PostgreSQL (all its processes), of this load generator. */
+  serviceMs: number;
+  postgresMs: number;
+  loadMs: number;
+  /** Share of the machine's CPU time left idle (or waiting on the disk) during the run. */
+  idle: number;
+  /** Transactions PostgreSQL counted (commits and rollbacks, a statement outside BEGIN is one) per allocation. */
+  transactions: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -51,6 +64,7 @@ async function main(): Promise<void> {
   try {
     service = await startService(root, dbUrl);
     await client.connect();
+    statsClient = client;
     log(`service up on port ${service.port} (${service.workers} worker${service.workers > 1 ? 's' : ''}); seeding`);
     await seed(client);
 
@@ -133,7 +147,9 @@ function medianRun(runs: Run[]): Run {
 }
 
 function fmt(r: Run): string {
-  return `${r.rps.toFixed(0)} allocations/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, 5xx ${r.fiveXX}`;
+  const c = r.cost;
+  const cost = c ? `; CPU ms per allocation: service ${c.serviceMs.toFixed(2)}, PostgreSQL ${c.postgresMs.toFixed(2)}, load ${c.loadMs.toFixed(2)} (${(100 * c.idle).toFixed(0)}% idle), ${c.transactions.toFixed(2)} transactions` : '';
+  return `${r.rps.toFixed(0)} allocations/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, 5xx ${r.fiveXX}${cost}`;
 }
 
 function log(line: string): void {
@@ -201,6 +217,7 @@ async function startService(root: string, databaseUrl: string, redis: { REDIS_UR
   }
   const pids = () => [child.pid!, ...childPids(child.pid!)];
   const workers = Math.max(1, childPids(child.pid!).length);
+  for (const pid of pids()) servicePids.add(pid);
   return {
     port,
     workers,
@@ -212,6 +229,7 @@ async function startService(root: string, databaseUrl: string, redis: { REDIS_UR
       }),
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const pid of pids()) servicePids.delete(pid);
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
@@ -364,8 +382,10 @@ async function hotOnTwoInstances(root: string, dbUrl: string, port: number): Pro
   const second = await startService(root, dbUrl);
   const many = () => `bench-sku-${Math.floor(Math.random() * SKUS)}`;
   const both = async (sku: () => string, tag: string): Promise<Run> => {
-    const [a, b] = await Promise.all([load(port, 8, sku, `${tag}a`), load(second.port, 8, sku, `${tag}b`)]);
-    return { rps: a.rps + b.rps, ok: (a.ok ?? 0) + (b.ok ?? 0), p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99), non2xx: a.non2xx + b.non2xx, fiveXX: a.fiveXX + b.fiveXX };
+    return withCost(async () => {
+      const [a, b] = await Promise.all([loadOnly(port, 8, sku, `${tag}a`), loadOnly(second.port, 8, sku, `${tag}b`)]);
+      return { rps: a.rps + b.rps, ok: (a.ok ?? 0) + (b.ok ?? 0), p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99), non2xx: a.non2xx + b.non2xx, fiveXX: a.fiveXX + b.fiveXX };
+    });
   };
   try {
     await load(second.port, 8, many, 'warmup2', Math.min(DURATION, 5)); // as the first was
@@ -497,7 +517,69 @@ async function streamsThroughput(root: string, dbUrl: string, redisUrl: string, 
   }
 }
 
-async function load(port: number, connections: number, sku: () => string, tag: string, duration = DURATION): Promise<Run> {
+/** The processes of the services under test (and their workers): their CPU time is the service's. */
+const servicePids = new Set<number>();
+/** The bench's own connection, for PostgreSQL's transaction counters (set once the database is up). */
+let statsClient: pg.Client | undefined;
+
+type ProcessKind = 'service' | 'postgres' | 'load';
+
+interface CpuSample {
+  /** CPU ticks of each process of interest, by pid. */
+  processes: Map<number, { kind: ProcessKind; ticks: number }>;
+  idle: number;
+  total: number;
+  transactions: number;
+}
+
+/** CPU ticks by process, from /proc (undefined elsewhere), and PostgreSQL's transaction count. */
+async function sample(): Promise<CpuSample | undefined> {
+  if (!existsSync('/proc/stat') || !statsClient) return undefined;
+  const processes = new Map<number, { kind: ProcessKind; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(entry);
+      const kind = name === 'postgres' ? 'postgres' : pid === process.pid ? 'load' : servicePids.has(pid) ? 'service' : undefined;
+      if (kind) processes.set(pid, { kind, ticks: Number(fields[11]) + Number(fields[12]) }); // utime + stime
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  const machine = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [{ n }] = (await statsClient.query('SELECT (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = current_database()')).rows;
+  return { processes, idle: machine[3] + machine[4], total: machine.reduce((a, b) => a + b, 0), transactions: n as number };
+}
+
+/** Runs a load and adds what its allocations cost (CPU per process kind, transactions) to its result. */
+async function withCost(run: () => Promise<Run>): Promise<Run> {
+  const before = await sample();
+  const result = await run();
+  const after = await sample();
+  if (!before || !after || !result.ok) return result;
+  // Per process, so that one that ended meanwhile (an autovacuum worker) takes nothing off the others;
+  // one that started counts whole. Ticks are 1/100 s (USER_HZ) on Linux.
+  const ms = { service: 0, postgres: 0, load: 0 };
+  for (const [pid, { kind, ticks }] of after.processes) ms[kind] += (ticks - (before.processes.get(pid)?.ticks ?? 0)) * 10;
+  // PostgreSQL counts a transaction when its backend reports (up to a second late): close enough over a run.
+  const cost = {
+    serviceMs: ms.service / result.ok,
+    postgresMs: ms.postgres / result.ok,
+    loadMs: ms.load / result.ok,
+    idle: (after.idle - before.idle) / (after.total - before.total),
+    transactions: (after.transactions - before.transactions) / result.ok,
+  };
+  return { ...result, cost };
+}
+
+function load(port: number, connections: number, sku: () => string, tag: string, duration = DURATION): Promise<Run> {
+  return withCost(() => loadOnly(port, connections, sku, tag, duration));
+}
+
+async function loadOnly(port: number, connections: number, sku: () => string, tag: string, duration = DURATION): Promise<Run> {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -651,9 +733,12 @@ function printTable(r: {
   peakRssMbPerProcess: number[];
   settings: { durationSeconds: number; repeat: number; workers: number };
 }): void {
-  const scenario = (name: string, run: Run) => [name, run.rps.toFixed(0), run.p50, run.p99, run.non2xx, run.fiveXX];
+  // What an allocation cost: CPU ms of the service / PostgreSQL / the load generator, and transactions.
+  const cost = (c: Cost | undefined) =>
+    c ? [`${c.serviceMs.toFixed(2)} / ${c.postgresMs.toFixed(2)} / ${c.loadMs.toFixed(2)}`, `${(100 * c.idle).toFixed(0)}%`, c.transactions.toFixed(2)] : ['', '', ''];
+  const scenario = (name: string, run: Run) => [name, run.rps.toFixed(0), run.p50, run.p99, run.non2xx, run.fiveXX, ...cost(run.cost)];
   const rows = [
-    ['scenario', 'allocations/s', 'p50 ms', 'p99 ms', 'non-2xx', '5xx'],
+    ['scenario', 'allocations/s', 'p50 ms', 'p99 ms', 'non-2xx', '5xx', 'CPU ms/allocation: service / PG / load', 'CPU idle', 'transactions/allocation'],
     ...(r.manySkus[16] ? [scenario('many SKUs, 16 conn', r.manySkus[16]), scenario('many SKUs, 64 conn', r.manySkus[64])] : []),
     ...(r.hotSku ? [scenario('hot SKU, 16 conn', r.hotSku[16]), scenario('hot SKU, 64 conn', r.hotSku[64])] : []),
     ...(r.hotSkuTwoInstances
