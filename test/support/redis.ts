@@ -49,7 +49,8 @@ export class OwnRedisServer {
       } catch {
         await new Promise((r) => setTimeout(r, 50));
       } finally {
-        probe.disconnect();
+        // Not after a failed connect: disconnecting a closed connection leaves ioredis's 2 s timer behind.
+        if (probe.status !== 'end') probe.disconnect();
       }
     }
     await this.stop();
