@@ -18,6 +18,8 @@ export interface SqlStatement {
  */
 export class UnitStatements {
   private state: 'not begun' | 'open' | 'ended' = 'not begun';
+  /** The command tag of the last statement answered (COMMIT, or ROLLBACK for a COMMIT that could not commit). */
+  private lastCommand: string | undefined;
 
   constructor(
     private readonly runner: QueryRunner,
@@ -37,7 +39,9 @@ export class UnitStatements {
     if (this.state !== 'open') return statement ? (await this.pipelined<T>([statement]))[0] : []; // a transaction of its own
     this.state = 'ended';
     const rows = await this.pipelined<T>([...(statement ? [statement] : []), { text: 'COMMIT', values: [] }]);
-    // A COMMIT behind a statement that failed answers ROLLBACK, but that statement's error rejected first.
+    // A COMMIT behind a statement that failed answers ROLLBACK (that statement's error is thrown first); so
+    // does one in a transaction that an earlier failure aborted, if a caller went on past that failure.
+    if (this.lastCommand !== 'COMMIT') throw new Error(`the unit of work's transaction was rolled back (COMMIT answered ${this.lastCommand})`);
     return statement ? rows[0] : [];
   }
 
@@ -48,10 +52,19 @@ export class UnitStatements {
     await this.client().query('ROLLBACK');
   }
 
+  /**
+   * Sends the statements at once; waits for every one of them, also after one failed, so that a COMMIT or
+   * ROLLBACK behind a failure has ended the transaction (and freed its locks) before the unit answers and
+   * releases the connection. Throws the first failure.
+   */
   private async pipelined<T>(statements: SqlStatement[]): Promise<T[][]> {
     const client = this.client();
-    const results = await Promise.all(statements.map((s) => client.query(s.values.length > 0 ? queryConfig(s.text, s.values) : s.text)));
-    return results.map((r) => r.rows as T[]);
+    const results = await Promise.allSettled(statements.map((s) => client.query(s.values.length > 0 ? queryConfig(s.text, s.values) : s.text)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const done = results as PromiseFulfilledResult<pg.QueryResult>[];
+    this.lastCommand = done.at(-1)?.value.command;
+    return done.map((r) => r.value.rows as T[]);
   }
 
   private client(): pg.PoolClient {

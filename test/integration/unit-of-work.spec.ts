@@ -311,6 +311,17 @@ describe('TypeORM unit of work (real PostgreSQL)', () => {
         await single.destroy();
       }
     });
+    it('fails loudly when its transaction was aborted by a failure the work went on past', async () => {
+      const sku = unique('ABORTED');
+      await handlers(uow).create(unique('b'), sku, 10);
+      await expect(
+        uow.run(async (products) => {
+          await products.get(sku);
+          // PostgreSQL refuses a NUL in text, which aborts the transaction; the work swallows the error.
+          await products.batchExists('nul\u0000').catch(() => undefined);
+        }, locking),
+      ).rejects.toThrow(/rolled back/);
+    });
   });
 
   it('shrinks a batch of 30,000 lines to nothing in one statement (its size does not grow with the lines)', async () => {

@@ -167,8 +167,15 @@ export class TypeOrmProductRepository implements ProductRepository {
     const read = { text: BY_BATCH, values: [batchref] };
     // Locking: the read is sent with the lock (no work joins in between here); it runs once the lock is
     // taken, in a snapshot of its own, so it sees what the holder committed.
-    const sent = this.mode === 'locking' ? [{ text: LOCK_BY_BATCH, values: [batchref] }, read] : [read];
-    const rows = (await this.sql.send<Row>(...sent)).at(-1)!;
+    if (this.mode === 'locking') {
+      const [locked, rows] = await this.sql.send<Row>({ text: LOCK_BY_BATCH, values: [batchref] }, read);
+      // No product was locked: the batch did not exist then (one created since is for another attempt to find).
+      return locked.length === 0 ? undefined : this.loadedProduct(rows);
+    }
+    return this.loadedProduct((await this.sql.send<Row>(read))[0]);
+  }
+
+  private loadedProduct(rows: Row[]): Product | undefined {
     const [product] = toProducts(rows);
     if (product) this.loaded.set(product, productState(product));
     return product;
