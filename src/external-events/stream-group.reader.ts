@@ -45,6 +45,9 @@ export class StreamGroupReader {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  private signalStop: () => void = () => undefined;
+  /** Resolves when stop() is called. */
+  private readonly stopping = new Promise<void>((resolve) => (this.signalStop = resolve));
 
   constructor(
     /** A connection of its own: it blocks while it waits for entries. */
@@ -61,6 +64,7 @@ export class StreamGroupReader {
   /** Stops reading; entries taken but not acknowledged stay pending, and another instance claims them. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.signalStop();
     this.reader.disconnect(); // ends a blocked read at once (the connection is this reader's alone)
     if (this.sleeping) {
       clearTimeout(this.sleeping.timer);
@@ -86,7 +90,8 @@ export class StreamGroupReader {
           await this.createGroup();
           groupReady = true;
         }
-        await this.options.ready();
+        await Promise.race([this.options.ready(), this.stopping]); // a stopping reader waits for no room
+        if (this.stopped) break;
         if (Date.now() - claimedAt >= this.options.claimIdleMs / 2) {
           claimedAt = Date.now();
           if (!(await this.claim())) backlog = true;

@@ -99,6 +99,8 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       }
       const due = await this.store.claimDue(BATCH, this.config.outboxLeaseMs);
       for (const row of due) {
+        // At shutdown the rest wait for their lease to run out, and any instance retries them then.
+        if (this.stopped) break;
         const [stored] = this.decode([row]);
         if (stored) await withRequestId(row.request_id ?? undefined, () => this.runner.retry(row, stored));
       }
