@@ -48,21 +48,15 @@ describe('AllocationGroups: what one line does to the others of its unit', () =>
     expect(uow.products.products.get('SKU')!.batch('b1')!.allocations.map((l) => l.orderid)).toEqual(['a', 'b']);
   });
 
-  it('answers every line of a unit at once when the database is unavailable: no line by line retries', async () => {
-    const uow = new FailingUnitOfWork(() => new TemporarilyUnavailable('The database is unavailable; try again later'));
+  it.each([
+    ['the database is unavailable: no line by line retries', () => new TemporarilyUnavailable('The database is unavailable; try again later')],
+    ['a failure no line can cause alone (an internal error of the database)', () => Object.assign(new Error('internal error'), { code: 'XX000' })],
+  ])('answers every line of a unit at once when %s', async (_, failure) => {
+    const uow = new FailingUnitOfWork(failure);
     stocked(uow);
     const groups = new AllocationGroups(uow, { databasePoolSize: 10 });
     const answers = await settle(['a', 'b', 'c'].map((o) => groups.allocate(new OrderLine(o, 'SKU', 1))));
-    expect(answers).toEqual(Array(3).fill({ error: 'The database is unavailable; try again later' }));
-    expect(uow.units).toEqual([['a', 'b', 'c']]);
-  });
-
-  it('answers every line at once for a failure no line can cause alone (an internal error of the database)', async () => {
-    const uow = new FailingUnitOfWork(() => Object.assign(new Error('internal error'), { code: 'XX000' }));
-    stocked(uow);
-    const groups = new AllocationGroups(uow, { databasePoolSize: 10 });
-    const answers = await settle(['a', 'b', 'c'].map((o) => groups.allocate(new OrderLine(o, 'SKU', 1))));
-    expect(answers).toEqual(Array(3).fill({ error: 'internal error' }));
+    expect(answers).toEqual(Array(3).fill({ error: failure().message }));
     expect(uow.units).toEqual([['a', 'b', 'c']]);
   });
 
