@@ -18,8 +18,6 @@ export interface SqlStatement {
  */
 export class UnitStatements {
   private state: 'not begun' | 'open' | 'ended' = 'not begun';
-  /** The command tag of the last statement answered (COMMIT, or ROLLBACK for a COMMIT that could not commit). */
-  private lastCommand: string | undefined;
 
   constructor(
     private readonly runner: QueryRunner,
@@ -30,19 +28,20 @@ export class UnitStatements {
   async send<T = Record<string, unknown>>(...statements: SqlStatement[]): Promise<T[][]> {
     const begin = this.transaction && this.state === 'not begun';
     if (begin) this.state = 'open';
-    const rows = await this.pipelined<T>(begin ? [{ text: 'BEGIN', values: [] }, ...statements] : statements);
-    return begin ? rows.slice(1) : rows;
+    const results = await this.pipelined(begin ? [{ text: 'BEGIN', values: [] }, ...statements] : statements);
+    return results.slice(begin ? 1 : 0).map((r) => r.rows as T[]);
   }
 
   /** Sends the unit's last statement, if any, with COMMIT behind it (if a transaction is open): its rows once committed. */
   async sendLast<T = Record<string, unknown>>(statement: SqlStatement | undefined): Promise<T[]> {
-    if (this.state !== 'open') return statement ? (await this.pipelined<T>([statement]))[0] : []; // a transaction of its own
+    if (this.state !== 'open') return statement ? ((await this.pipelined([statement]))[0].rows as T[]) : []; // a transaction of its own
     this.state = 'ended';
-    const rows = await this.pipelined<T>([...(statement ? [statement] : []), { text: 'COMMIT', values: [] }]);
+    const results = await this.pipelined([...(statement ? [statement] : []), { text: 'COMMIT', values: [] }]);
     // A COMMIT behind a statement that failed answers ROLLBACK (that statement's error is thrown first); so
     // does one in a transaction that an earlier failure aborted, if a caller went on past that failure.
-    if (this.lastCommand !== 'COMMIT') throw new Error(`the unit of work's transaction was rolled back (COMMIT answered ${this.lastCommand})`);
-    return statement ? rows[0] : [];
+    const commit = results.at(-1)!.command;
+    if (commit !== 'COMMIT') throw new Error(`the unit of work's transaction was rolled back (COMMIT answered ${commit})`);
+    return statement ? (results[0].rows as T[]) : [];
   }
 
   /** Ends a transaction that a failure left open. */
@@ -57,14 +56,12 @@ export class UnitStatements {
    * ROLLBACK behind a failure has ended the transaction (and freed its locks) before the unit answers and
    * releases the connection. Throws the first failure.
    */
-  private async pipelined<T>(statements: SqlStatement[]): Promise<T[][]> {
+  private async pipelined(statements: SqlStatement[]): Promise<pg.QueryResult[]> {
     const client = this.client();
     const results = await Promise.allSettled(statements.map((s) => client.query(s.values.length > 0 ? queryConfig(s.text, s.values) : s.text)));
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const done = results as PromiseFulfilledResult<pg.QueryResult>[];
-    this.lastCommand = done.at(-1)?.value.command;
-    return done.map((r) => r.value.rows as T[]);
+    return (results as PromiseFulfilledResult<pg.QueryResult>[]).map((r) => r.value);
   }
 
   private client(): pg.PoolClient {

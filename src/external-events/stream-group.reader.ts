@@ -44,9 +44,8 @@ export class StreamGroupReader {
   readonly consumer = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   private signalStop: () => void = () => undefined;
-  /** Resolves when stop() is called. */
+  /** Resolves when stop() is called: whatever the loop waits for (a back-off, room) ends then. */
   private readonly stopping = new Promise<void>((resolve) => (this.signalStop = resolve));
 
   constructor(
@@ -66,10 +65,6 @@ export class StreamGroupReader {
     this.stopped = true;
     this.signalStop();
     this.reader.disconnect(); // ends a blocked read at once (the connection is this reader's alone)
-    if (this.sleeping) {
-      clearTimeout(this.sleeping.timer);
-      this.sleeping.wake();
-    }
     await this.loop;
   }
 
@@ -181,15 +176,9 @@ export class StreamGroupReader {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.sleeping = undefined;
-        resolve();
-      }, ms);
-      timer.unref(); // a reader waiting to try again keeps no process alive
-      this.sleeping = { timer, wake: resolve };
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const slept = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    return Promise.race([slept, this.stopping]).finally(() => clearTimeout(timer));
   }
 }
 

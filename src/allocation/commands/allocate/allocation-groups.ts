@@ -128,8 +128,8 @@ export class AllocationGroups {
 
   /**
    * One unit of work for the group (of these SKUs, busy meanwhile); settles each line's promise, and returns
-   * the error that failed the unit as a whole, if one did. Lines of the group's SKUs that arrive before the unit reads (while it waits for
-   * a connection, or for their lock under contention) join it (`joinLate`).
+   * the error that failed the unit as a whole, if one did. Lines of the group's SKUs that arrive before the
+   * unit reads (while it waits for a connection, or for their lock under contention) join it (`joinLate`).
    */
   private async commit(group: Waiting[], skus: ReadonlySet<string>, joinLate = true): Promise<unknown> {
     let decisions: Decision[];
