@@ -198,7 +198,7 @@ async function startService(root: string, databaseUrl: string, redis: { REDIS_UR
   const port = await freePort();
   // As `npm run start:prod` runs it; with Redis only when a scenario asks for it.
   const { REDIS_URL: _ignored, ...env } = process.env;
-  const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=192', path.join(root, 'dist', 'src', 'main.js')], {
+  const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=192', '--max-semi-space-size=8', path.join(root, 'dist', 'src', 'main.js')], {
     cwd: root,
     env: { ...env, ...redis, NODE_ENV: 'production', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
