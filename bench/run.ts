@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const results = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
-      settings: { durationSeconds: DURATION, repeat: REPEAT, workers: service.workers, scenarios: [...SCENARIOS], node: process.version },
+      settings: { durationSeconds: DURATION, repeat: REPEAT, workers: service.workers, scenarios: [...SCENARIOS] },
       manySkus,
       hotSku: hot,
       hotSkuTwoInstances: twoInstances,
@@ -198,7 +198,7 @@ async function startService(root: string, databaseUrl: string, redis: { REDIS_UR
   const port = await freePort();
   // As `npm run start:prod` runs it; with Redis only when a scenario asks for it.
   const { REDIS_URL: _ignored, ...env } = process.env;
-  const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=192', '--max-semi-space-size=8', path.join(root, 'dist', 'src', 'main.js')], {
+  const child: ChildProcess = spawn(process.execPath, [...startFlags(root), path.join(root, 'dist', 'src', 'main.js')], {
     cwd: root,
     env: { ...env, ...redis, NODE_ENV: 'production', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -235,6 +235,12 @@ async function startService(root: string, databaseUrl: string, redis: { REDIS_UR
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** Node's flags in `npm run start:prod` (the heap caps), so that the bench runs the service exactly as it. */
+function startFlags(root: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return scripts['start:prod'].split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
 function childPids(pid: number): number[] {
@@ -739,7 +745,8 @@ function printTable(r: {
   pgbenchTps: number | null;
   ratioToPgbench: number | null;
   peakRssMbPerProcess: number[];
-  settings: { durationSeconds: number; repeat: number; workers: number; node: string };
+  settings: { durationSeconds: number; repeat: number; workers: number };
+  machine: { node: string };
 }): void {
   // What an allocation cost: CPU ms of the service / PostgreSQL / the load generator, and transactions.
   const cost = (c: Cost | undefined) =>
@@ -764,7 +771,7 @@ function printTable(r: {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const line = (row: string[]) => `| ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   // The runtime matters: the service costs about half the CPU per request on Node 24 that it does on 20.
-  console.log(`\nMedians of ${r.settings.repeat} runs of ${r.settings.durationSeconds} s; ${r.settings.workers} service worker(s) on Node.js ${r.settings.node}.\n`);
+  console.log(`\nMedians of ${r.settings.repeat} runs of ${r.settings.durationSeconds} s; ${r.settings.workers} service worker(s) on Node.js ${r.machine.node}.\n`);
   console.log(line(rows[0]));
   console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));
