@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { arrayParameter } from './array-parameter.js';
 
 /**
  * Hot-path statements as named prepared statements: PostgreSQL parses and plans each once per connection
@@ -10,7 +11,8 @@ import type pg from 'pg';
 const MAX_NAMED = 64;
 const names = new Map<string, string>();
 
-export function queryConfig(text: string, values: unknown[]): pg.QueryConfig {
+export function queryConfig(text: string, parameters: unknown[]): pg.QueryConfig {
+  const values = parameters.map(arrayParameter);
   let name = names.get(text);
   if (!name) {
     if (names.size >= MAX_NAMED) return { text, values };
