@@ -35,7 +35,10 @@ export class OutboxRows {
     const encoded = events.map(encodeEvent);
     this.origins = Array.isArray(origin) ? origin : events.map(() => origin as Origin);
     if (this.origins.length !== events.length) throw new Error('one origin per event');
-    this.eventIds = events.map(() => randomUUID());
+    // Lower-cased, an id is one flat string: randomUUID() returns a tree of the 20-odd pieces Node joins it
+    // from (V8 flattens a concatenation only once it is read whole), ~470 bytes instead of ~60, and a
+    // shrink's 50,000 events held 23 MB of such trees until they were sent.
+    this.eventIds = events.map(() => randomUUID().toLowerCase());
     this.names = encoded.map((e) => e.name);
     this.skus = encoded.map((e) => e.sku);
     this.payloads = encoded.map((e) => JSON.stringify(e.payload));

@@ -184,17 +184,19 @@ export class TypeOrmProductRepository implements ProductRepository {
 
 /** Rows of one or more products: one per batch (and per loaded line of it), lines in allocation order. */
 function toProducts(rows: Row[]): Product[] {
-  const products = new Map<string, { version: number; batches: Map<string, { row: Row; lines: OrderLine[] }> }>();
+  const products = new Map<string, { sku: string; version: number; batches: Map<string, { row: Row; lines: OrderLine[] }> }>();
   for (const row of rows) {
-    const product = products.get(row.sku) ?? { version: row.version, batches: new Map() };
+    const product = products.get(row.sku) ?? { sku: row.sku, version: row.version, batches: new Map() };
     products.set(row.sku, product);
+    const { sku } = product;
     if (row.reference === null) continue;
     const entry = product.batches.get(row.reference) ?? { row, lines: [] };
-    if (row.orderid !== null) entry.lines.push(new OrderLine(row.orderid, row.sku, row.qty!));
+    // The product's SKU, not the row's: one string for all its lines rather than a copy per row.
+    if (row.orderid !== null) entry.lines.push(new OrderLine(row.orderid, sku, row.qty!));
     product.batches.set(row.reference, entry);
   }
-  return [...products].map(
-    ([sku, { version, batches }]) =>
+  return [...products.values()].map(
+    ({ sku, version, batches }) =>
       new Product(
         sku,
         [...batches.values()].map(({ row, lines }) => new Batch(row.reference!, sku, row.purchased_quantity!, row.eta, lines, row.allocated_quantity!)),
