@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { withRequestId } from '../logging/request-context.js';
@@ -18,7 +18,7 @@ import { OutboxStore } from './outbox.store.js';
  * holds events it renews their lease (every half lease), or a relay would deliver them a second time.
  */
 @Injectable()
-export class OutboxDispatcher extends EventPublisher implements BeforeApplicationShutdown {
+export class OutboxDispatcher extends EventPublisher implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger('Outbox');
   private pendingMarks: string[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -46,6 +46,8 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
 
   /** Like publish, but resolves once each of these events has been delivered or had its failure stored. */
   dispatch(events: readonly StoredEvent[]): Promise<void> {
+    // Once the shutdown has begun nothing more is handed over: a relay delivers these after their lease.
+    if (this.stopping) return Promise.resolve();
     for (const { envelope } of events) this.held.add(envelope.outboxId);
     this.renewWhileHolding();
     const feed = this.feed(events).catch((error: Error) => {
@@ -67,9 +69,9 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
     let i = 0;
     try {
       for (; i < events.length; i++) {
+        await this.runner.ready();
         // At shutdown, what is not started stays undispatched: a relay delivers it once its lease runs out.
         if (this.stopping) break;
-        await this.runner.ready();
         const stored = events[i];
         const event = delivered(stored, this.handlers.namesFor(stored.event.name));
         // Handlers run under the request that caused the event: their log lines carry its id.
@@ -129,9 +131,17 @@ export class OutboxDispatcher extends EventPublisher implements BeforeApplicatio
     return this.flushing;
   }
 
+  /**
+   * The shutdown's first step. The EventBus's handlers unsubscribe in its own onModuleDestroy (CqrsModule is
+   * global, so its hooks run after this module's): an event published after that would reach no handler,
+   * and its feed would wait for it forever, holding up the shutdown. So the feeds stop here.
+   */
+  onModuleDestroy(): void {
+    this.stopping = true;
+  }
+
   /** Before connections close: let deliveries under way finish (or store their failure), then mark them. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
     await this.idle();
     clearInterval(this.renewTimer);
     this.renewTimer = undefined;
