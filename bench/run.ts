@@ -382,6 +382,9 @@ interface TwoInstances {
   /** The same for many SKUs, where instances seldom contend. */
   manyOne: Run;
   manyTwo: Run;
+  /** The hot SKU from one instance at 64 connections, and from two at 32 each: a load that one instance cannot absorb. */
+  one64: Run;
+  two64: Run;
 }
 
 /**
@@ -389,20 +392,22 @@ interface TwoInstances {
  * (16), in turn; their commands contend on the product row across instances, where no group can help. Two
  * references: the two instances on a hot SKU each (they never contend: what a second process can give at
  * all where every process shares the same cores), and many SKUs (they seldom contend, a unit's few SKUs
- * among 1,000, but the groups are half as big).
+ * among 1,000, but the groups are half as big). Then the same pair at 64 connections (32 each) against one
+ * instance at 64: at 16 one instance leaves a third of the CPU idle, waiting on round trips, so a second
+ * one can only share its load; at 64 it has more load than it can take.
  */
 async function hotOnTwoInstances(root: string, dbUrl: string, port: number): Promise<TwoInstances> {
   const second = await startService(root, dbUrl);
   const many = () => `bench-sku-${Math.floor(Math.random() * SKUS)}`;
-  const both = async (sku: () => string, tag: string, secondSku = sku): Promise<Run> => {
+  const both = async (sku: () => string, tag: string, secondSku = sku, connections = 16): Promise<Run> => {
     return withCost(async () => {
-      const [a, b] = await Promise.all([loadOnly(port, 8, sku, `${tag}a`), loadOnly(second.port, 8, secondSku, `${tag}b`)]);
+      const [a, b] = await Promise.all([loadOnly(port, connections / 2, sku, `${tag}a`), loadOnly(second.port, connections / 2, secondSku, `${tag}b`)]);
       return { rps: a.rps + b.rps, ok: (a.ok ?? 0) + (b.ok ?? 0), p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99), non2xx: a.non2xx + b.non2xx, fiveXX: a.fiveXX + b.fiveXX };
     });
   };
   try {
     await load(second.port, 8, many, 'warmup2', Math.min(DURATION, 5)); // as the first was
-    const runs: Record<keyof TwoInstances, Run[]> = { one: [], two: [], apart: [], manyOne: [], manyTwo: [] };
+    const runs: Record<keyof TwoInstances, Run[]> = { one: [], two: [], apart: [], manyOne: [], manyTwo: [], one64: [], two64: [] };
     for (let i = 0; i < REPEAT; i++) {
       runs.one.push(await load(port, 16, () => 'bench-hot', `hot1i${i}`));
       runs.two.push(await both(() => 'bench-hot', `hot2i${i}`));
@@ -411,8 +416,12 @@ async function hotOnTwoInstances(root: string, dbUrl: string, port: number): Pro
       runs.manyOne.push(await load(port, 16, many, `many1i${i}`));
       runs.manyTwo.push(await both(many, `many2i${i}`));
       log(`many SKUs, run ${i + 1}: one instance ${fmt(runs.manyOne.at(-1)!)}; two instances ${fmt(runs.manyTwo.at(-1)!)}`);
+      runs.one64.push(await load(port, 64, () => 'bench-hot', `hot1i64${i}`));
+      runs.two64.push(await both(() => 'bench-hot', `hot2i64${i}`, () => 'bench-hot', 64));
+      log(`hot SKU at 64 connections, run ${i + 1}: one instance ${fmt(runs.one64.at(-1)!)}; two instances ${fmt(runs.two64.at(-1)!)}`);
     }
-    return { one: medianRun(runs.one), two: medianRun(runs.two), apart: medianRun(runs.apart), manyOne: medianRun(runs.manyOne), manyTwo: medianRun(runs.manyTwo) };
+    const medians = Object.entries(runs).map(([key, list]) => [key, medianRun(list)]);
+    return Object.fromEntries(medians) as TwoInstances;
   } finally {
     await second.stop();
   }
@@ -763,6 +772,8 @@ function printTable(r: {
           scenario('two instances, a hot SKU each, 8 conn each', r.hotSkuTwoInstances.apart),
           scenario('many SKUs, one instance, 16 conn', r.hotSkuTwoInstances.manyOne),
           scenario('many SKUs, two instances, 8 conn each', r.hotSkuTwoInstances.manyTwo),
+          scenario('hot SKU, one instance, 64 conn', r.hotSkuTwoInstances.one64),
+          scenario('hot SKU, two instances, 32 conn each', r.hotSkuTwoInstances.two64),
         ]
       : []),
     ...(r.bigShrink ? [scenario('many SKUs, 16 conn, during the big shrink', r.bigShrink.load)] : []),
@@ -788,7 +799,8 @@ function printTable(r: {
   }
   if (r.hotSkuTwoInstances) {
     const t = r.hotSkuTwoInstances;
-    targets.push(['hot SKU: two instances / one', ratio(t.two.rps, t.one.rps), `at least x1.00 (where instances never contend, a hot SKU each: ${ratio(t.apart.rps, t.one.rps)}; many SKUs: ${ratio(t.manyTwo.rps, t.manyOne.rps)})`]);
+    targets.push(['hot SKU: two instances / one, 16 conn in all', ratio(t.two.rps, t.one.rps), `at least x1.00 (where instances never contend, a hot SKU each: ${ratio(t.apart.rps, t.one.rps)}; many SKUs: ${ratio(t.manyTwo.rps, t.manyOne.rps)})`]);
+    targets.push(['hot SKU: two instances / one, 64 conn in all', ratio(t.two64.rps, t.one64.rps), 'at least x1.00']);
   }
   if (r.ratioToPgbench !== null) targets.push(['many SKUs, 16 conn / pgbench textbook ceiling', `x${r.ratioToPgbench.toFixed(2)}`, 'at least x1.00']);
   if (r.sellOut) {
