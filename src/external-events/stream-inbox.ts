@@ -44,9 +44,9 @@ export class StreamInbox {
     // `previous` sees the table as it was before this statement: it tells a duplicate from a stale entry.
     const [result]: { id: string | null; newer: boolean | null }[] = await this.dataSource.query(
       `WITH previous AS (
-         SELECT (entry_ms, entry_seq) > ($10::bigint, $11::bigint) AS newer FROM stream_latest_entries WHERE stream = $8 AND key = $9),
+         SELECT (entry_ms, entry_seq) > ($11::bigint, $12::bigint) AS newer FROM stream_latest_entries WHERE stream = $9 AND key = $10),
        latest AS (
-         INSERT INTO stream_latest_entries AS l (stream, key, entry_ms, entry_seq, data) VALUES ($8, $9, $10, $11, $12)
+         INSERT INTO stream_latest_entries AS l (stream, key, entry_ms, entry_seq, data) VALUES ($9, $10, $11, $12, $13)
          ON CONFLICT (stream, key) DO UPDATE
            SET entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, data = EXCLUDED.data, updated_at = now()
            WHERE (l.entry_ms, l.entry_seq) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq)

@@ -155,6 +155,7 @@ function outbox(sql: Parameters, events: OutboxRows, leaseMs: number): string {
     names: sql.add(events.names),
     skus: sql.add(events.skus),
     payloads: sql.add(events.payloads),
+    originIndexes: sql.add(events.originIndexes),
     requestIds: sql.add(events.requestIds),
     traceparents: sql.add(events.traceparents),
     leaseMs: sql.add(leaseMs),
