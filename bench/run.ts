@@ -399,7 +399,7 @@ interface TwoInstances {
 async function hotOnTwoInstances(root: string, dbUrl: string, port: number): Promise<TwoInstances> {
   const second = await startService(root, dbUrl);
   const many = () => `bench-sku-${Math.floor(Math.random() * SKUS)}`;
-  const both = async (sku: () => string, tag: string, secondSku = sku, connections = 16): Promise<Run> => {
+  const both = async (sku: () => string, tag: string, { secondSku = sku, connections = 16 } = {}): Promise<Run> => {
     return withCost(async () => {
       const [a, b] = await Promise.all([loadOnly(port, connections / 2, sku, `${tag}a`), loadOnly(second.port, connections / 2, secondSku, `${tag}b`)]);
       return { rps: a.rps + b.rps, ok: (a.ok ?? 0) + (b.ok ?? 0), p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99), non2xx: a.non2xx + b.non2xx, fiveXX: a.fiveXX + b.fiveXX };
@@ -411,13 +411,13 @@ async function hotOnTwoInstances(root: string, dbUrl: string, port: number): Pro
     for (let i = 0; i < REPEAT; i++) {
       runs.one.push(await load(port, 16, () => 'bench-hot', `hot1i${i}`));
       runs.two.push(await both(() => 'bench-hot', `hot2i${i}`));
-      runs.apart.push(await both(() => 'bench-hot-a', `hotApart${i}`, () => 'bench-hot-b'));
+      runs.apart.push(await both(() => 'bench-hot-a', `hotApart${i}`, { secondSku: () => 'bench-hot-b' }));
       log(`hot SKU, run ${i + 1}: one instance ${fmt(runs.one.at(-1)!)}; two instances ${fmt(runs.two.at(-1)!)}; two instances, a hot SKU each ${fmt(runs.apart.at(-1)!)}`);
       runs.manyOne.push(await load(port, 16, many, `many1i${i}`));
       runs.manyTwo.push(await both(many, `many2i${i}`));
       log(`many SKUs, run ${i + 1}: one instance ${fmt(runs.manyOne.at(-1)!)}; two instances ${fmt(runs.manyTwo.at(-1)!)}`);
       runs.one64.push(await load(port, 64, () => 'bench-hot', `hot1i64${i}`));
-      runs.two64.push(await both(() => 'bench-hot', `hot2i64${i}`, () => 'bench-hot', 64));
+      runs.two64.push(await both(() => 'bench-hot', `hot2i64${i}`, { connections: 64 }));
       log(`hot SKU at 64 connections, run ${i + 1}: one instance ${fmt(runs.one64.at(-1)!)}; two instances ${fmt(runs.two64.at(-1)!)}`);
     }
     const medians = Object.entries(runs).map(([key, list]) => [key, medianRun(list)]);
